@@ -1,0 +1,149 @@
+package cpu
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/vaegan-go/vaegan/backend"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+// Buf is the CPU backend's buffer: a host float32 slice.
+type Buf []float32
+
+// Len is the number of elements of b.
+func (b Buf) Len() int { return len(b) }
+
+// Backend implements backend.Backend.
+var _ backend.Backend = (*Backend)(nil)
+
+// Backend is the CPU implementation of backend.Backend. It is not safe for
+// concurrent use: its operations run one at a time, each possibly spread over
+// the worker pool.
+type Backend struct {
+	p *pool
+}
+
+// New returns a CPU backend whose convolutions run on threads workers
+// (at least one; the calling goroutine is one of them).
+func New(threads int) *Backend {
+	if threads < 1 {
+		threads = 1
+	}
+	p := newPool(threads)
+	b := &Backend{p: p}
+	// The workers hold only the pool, so b can become unreachable; stop them
+	// then.
+	runtime.AddCleanup(b, func(p *pool) { p.stop() }, p)
+	return b
+}
+
+// data is the float32 slice t views.
+func data(t backend.Tensor) []float32 {
+	if t.Buf == nil {
+		return nil
+	}
+	n := t.Len()
+	return t.Buf.(Buf)[t.Off : t.Off+n : t.Off+n]
+}
+
+// Name reports "cpu" and the number of worker threads.
+func (b *Backend) Name() string { return fmt.Sprintf("cpu (%d threads)", b.p.threads) }
+
+// New allocates a zeroed tensor of the given shape.
+func (b *Backend) New(shape ...int) backend.Tensor {
+	t := backend.Tensor{Shape: append([]int(nil), shape...)}
+	t.Buf = make(Buf, t.Len())
+	return t
+}
+
+// Free does nothing: the garbage collector reclaims host buffers.
+func (b *Backend) Free(t backend.Tensor) {}
+
+// Upload copies src into t.
+func (b *Backend) Upload(t backend.Tensor, src []float32) {
+	d := data(t)
+	if len(src) != len(d) {
+		panic("cpu: Upload length mismatch")
+	}
+	copy(d, src)
+}
+
+// Download copies t into dst.
+func (b *Backend) Download(dst []float32, t backend.Tensor) {
+	d := data(t)
+	if len(dst) != len(d) {
+		panic("cpu: Download length mismatch")
+	}
+	copy(dst, d)
+}
+
+// Copy sets dst = src.
+func (b *Backend) Copy(dst, src backend.Tensor) {
+	d, s := data(dst), data(src)
+	if len(d) != len(s) {
+		panic("cpu: Copy length mismatch")
+	}
+	copy(d, s)
+}
+
+// Fill sets every element of t to v.
+func (b *Backend) Fill(t backend.Tensor, v float32) {
+	d := data(t)
+	for i := range d {
+		d[i] = v
+	}
+}
+
+// Axpy sets y += alpha*x.
+func (b *Backend) Axpy(alpha float32, x, y backend.Tensor) {
+	xs, ys := data(x), data(y)
+	ys = ys[:len(xs)]
+	for i, v := range xs {
+		ys[i] += alpha * v
+	}
+}
+
+// Gemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices.
+func (b *Backend) Gemm(transA, transB bool, m, n, k int, alpha float32, a, bm backend.Tensor, beta float32, c backend.Tensor) {
+	lda, ldb := k, n
+	if transA {
+		lda = m
+	}
+	if transB {
+		ldb = k
+	}
+	gemm(transA, transB, m, n, k, alpha, data(a), lda, data(bm), ldb, beta, data(c), n)
+}
+
+// gemm is blas32's row-major Sgemm, extended to empty matrices.
+func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				if beta == 0 {
+					row[j] = 0
+				} else {
+					row[j] *= beta
+				}
+			}
+		}
+		return
+	}
+	tA, tB := blas.NoTrans, blas.NoTrans
+	if transA {
+		tA = blas.Trans
+	}
+	if transB {
+		tB = blas.Trans
+	}
+	blas32.Implementation().Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Sync does nothing: every CPU operation has finished when it returns.
+func (b *Backend) Sync() {}

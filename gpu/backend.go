@@ -1,0 +1,206 @@
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/vaegan-go/vaegan/backend"
+)
+
+// Launch geometry shared with kernels/common.cuh.
+const (
+	block    = 256  // BLOCK in common.cuh: threads per block of every kernel
+	maxGrid  = 1024 // most blocks of an elementwise (grid-stride) kernel
+	lossGrid = 256  // most blocks of a loss's first reduction stage
+)
+
+// Buffer is device memory holding Len() float32 elements.
+type Buffer struct {
+	ptr DevicePtr
+	n   int
+}
+
+// Len is the number of float32 elements the buffer holds.
+func (b *Buffer) Len() int { return b.n }
+
+// Error is the value a Backend panics with when the driver fails: the
+// backend.Backend interface has no error returns, so the model layer recovers
+// it. Op names the Backend method, Call the failing driver call (a kernel with
+// its grid and block, Sgemm with its sizes, an allocation with its shape).
+// Errors wraps the driver's error, so errors.Is(err, ErrOutOfMemory) works.
+type Error struct {
+	Op   string
+	Call string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("gpu: %s: %s: %v", e.Op, e.Call, e.Err)
+	if errors.Is(e.Err, ErrOutOfMemory) {
+		msg += " (try a smaller -batch)"
+	}
+	return msg
+}
+
+// Unwrap returns the driver's error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Backend is backend.Backend on a CUDA device reached through a Driver. It
+// is not safe for concurrent use.
+type Backend struct {
+	d         Driver
+	launched  map[string]bool // kernel names launched so far
+	partial   DevicePtr       // lossGrid floats: first-stage loss sums
+	work      DevicePtr       // convolution workspace, workLen floats
+	workLen   int
+	workLimit int // see SetWorkspaceLimit
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// New returns a Backend over the driver d. It panics with an *Error if the
+// device cannot hold the backend's small fixed buffers.
+func New(d Driver) *Backend {
+	b := &Backend{d: d, launched: map[string]bool{}, workLimit: DefaultWorkspaceLimit}
+	b.partial = b.alloc("New", lossGrid, []int{lossGrid})
+	return b
+}
+
+// Name describes the device.
+func (b *Backend) Name() string { return "gpu " + b.d.Name() }
+
+// Launched returns the sorted names of the kernels this backend has launched.
+func (b *Backend) Launched() []string {
+	names := make([]string, 0, len(b.launched))
+	for k := range b.launched {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// check panics with an *Error when err is not nil.
+func check(op string, err error, call string, args ...any) {
+	if err != nil {
+		panic(&Error{Op: op, Call: fmt.Sprintf(call, args...), Err: err})
+	}
+}
+
+// alloc reserves n floats (at least one) for a tensor of the given shape.
+func (b *Backend) alloc(op string, n int, shape []int) DevicePtr {
+	bytes := 4 * max(n, 1)
+	p, err := b.d.Alloc(bytes)
+	check(op, err, "Alloc(%d bytes) for shape %v", bytes, shape)
+	return p
+}
+
+// ptr is the device address of t's first element; nil tensors give 0, the
+// null pointer that kernels test for optional outputs.
+func ptr(t backend.Tensor) DevicePtr {
+	if t.IsNil() {
+		return 0
+	}
+	buf, ok := t.Buf.(*Buffer)
+	if !ok {
+		panic(fmt.Sprintf("gpu: tensor buffer is a %T, not a *gpu.Buffer", t.Buf))
+	}
+	if t.Off < 0 || t.Off+t.Len() > buf.n {
+		panic(fmt.Sprintf("gpu: tensor view [%d, %d) outside its buffer of %d", t.Off, t.Off+t.Len(), buf.n))
+	}
+	return buf.ptr + DevicePtr(4*t.Off)
+}
+
+// launch runs kernel over grid×block threads and records its name.
+func (b *Backend) launch(op, kernel string, grid, blk Dim3, args ...any) {
+	b.launched[kernel] = true
+	err := b.d.Launch(kernel, grid, blk, 0, args...)
+	check(op, err, "%s<<<grid (%d,%d,%d), block (%d,%d,%d)>>>", kernel,
+		grid.X, grid.Y, grid.Z, blk.X, blk.Y, blk.Z)
+}
+
+// gridFor is the grid of a grid-stride kernel over n elements: one thread
+// per element up to maxGrid blocks.
+func gridFor(n, most int) Dim3 {
+	if n > math.MaxInt32-block*maxGrid { // the kernels' i += stride must not overflow
+		panic(fmt.Sprintf("gpu: %d elements overflow the kernels' int indices", n))
+	}
+	return Dim3{min(max((n+block-1)/block, 1), most), 1, 1}
+}
+
+// each launches a grid-stride kernel over n elements; n = 0 launches nothing.
+func (b *Backend) each(op, kernel string, n int, args ...any) {
+	if n == 0 {
+		return
+	}
+	b.launch(op, kernel, gridFor(n, maxGrid), Dim3{block, 1, 1}, args...)
+}
+
+// perChannel launches a kernel that reduces one channel per block.
+func (b *Backend) perChannel(op, kernel string, c int, args ...any) {
+	if c == 0 {
+		return
+	}
+	b.launch(op, kernel, Dim3{c, 1, 1}, Dim3{block, 1, 1}, args...)
+}
+
+// New allocates a zeroed tensor of the given shape.
+func (b *Backend) New(shape ...int) backend.Tensor {
+	t := backend.Tensor{Shape: append([]int(nil), shape...)}
+	n := t.Len()
+	t.Buf = &Buffer{ptr: b.alloc("New", n, shape), n: n}
+	b.each("New", "fill", n, ptr(t), n, float32(0))
+	return t
+}
+
+// Free releases the device memory behind t's buffer.
+func (b *Backend) Free(t backend.Tensor) {
+	buf := t.Buf.(*Buffer)
+	check("Free", b.d.Free(buf.ptr), "Free(%d floats)", buf.n)
+	buf.ptr, buf.n = 0, 0
+}
+
+// Upload copies src into t.
+func (b *Backend) Upload(t backend.Tensor, src []float32) {
+	check("Upload", b.d.CopyHtoD(ptr(t), src[:t.Len()]), "CopyHtoD(%d floats)", t.Len())
+}
+
+// Download copies t into dst after the queued work.
+func (b *Backend) Download(dst []float32, t backend.Tensor) {
+	check("Download", b.d.CopyDtoH(dst[:t.Len()], ptr(t)), "CopyDtoH(%d floats)", t.Len())
+}
+
+// Copy sets dst = src.
+func (b *Backend) Copy(dst, src backend.Tensor) {
+	check("Copy", b.d.CopyDtoD(ptr(dst), ptr(src), src.Len()), "CopyDtoD(%d floats)", src.Len())
+}
+
+// Sync waits for the queued work.
+func (b *Backend) Sync() { check("Sync", b.d.Synchronize(), "Synchronize") }
+
+// Gemm computes C = alpha*op(A)*op(B) + beta*C on row-major matrices.
+func (b *Backend) Gemm(transA, transB bool, m, n, k int, alpha float32, a, bm backend.Tensor, beta float32, c backend.Tensor) {
+	b.gemm("Gemm", transA, transB, m, n, k, alpha, ptr(a), ptr(bm), beta, ptr(c))
+}
+
+// gemm is the one place where row-major products meet cuBLAS's column-major
+// Sgemm: a row-major m×n matrix is the column-major n×m matrix of its
+// transpose, so C = op(A)·op(B) is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ by swapping
+// the operands and m with n. Leading dimensions are the row lengths.
+func (b *Backend) gemm(op string, transA, transB bool, m, n, k int, alpha float32, a, bm DevicePtr, beta float32, c DevicePtr) {
+	if m == 0 || n == 0 {
+		return
+	}
+	lda, ldb := k, n
+	if transA {
+		lda = m
+	}
+	if transB {
+		ldb = k
+	}
+	// cuBLAS wants every leading dimension ≥ 1, even when k = 0.
+	lda, ldb = max(lda, 1), max(ldb, 1)
+	err := b.d.Sgemm(transB, transA, n, m, k, alpha, bm, ldb, a, lda, beta, c, n)
+	check(op, err, "Sgemm(transA=%v, transB=%v, m=%d, n=%d, k=%d) (row-major)", transA, transB, m, n, k)
+}

@@ -1,0 +1,79 @@
+// elementwise.cu: fills, vector updates, activations and biases.
+//
+// Maths (n elements, i ∈ [0, n)):
+//   fill:               x[i] = v
+//   axpy:               y[i] += alpha*x[i]
+//   relu_forward:       y = max(x, 0)
+//   leaky_relu_forward: y = x > 0 ? x : slope*x
+//   tanh_forward:       y = tanh(x)
+//   relu_backward:      dx = y > 0 ? dy : 0
+//   leaky_relu_backward dx = y > 0 ? dy : slope*dy      (slope > 0)
+//   tanh_backward:      dx = (1 - y²)*dy
+//   bias_forward:       y[n,c,s] += b[c]                  (y viewed as [N, C, S])
+//   bias_backward:      db[c] += Σ_{n,s} dy[n,c,s]        (one block per channel)
+// The backward activations read the forward output y only, so y may alias x
+// and dx may alias dy.
+//
+// Versions: v1 of each, grid-stride loops; bias_backward reduces one channel
+// per block of BLOCK threads in a fixed order (deterministic).
+#include "common.cuh"
+
+extern "C" __global__ void fill(float* x, int n, float v) {
+    GRID_STRIDE(i, n) { x[i] = v; }
+}
+
+extern "C" __global__ void axpy(float* y, const float* x, int n, float alpha) {
+    GRID_STRIDE(i, n) { y[i] += alpha * x[i]; }
+}
+
+extern "C" __global__ void relu_forward(float* y, const float* x, int n) {
+    GRID_STRIDE(i, n) {
+        float v = x[i];
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+extern "C" __global__ void leaky_relu_forward(float* y, const float* x, int n, float slope) {
+    GRID_STRIDE(i, n) {
+        float v = x[i];
+        y[i] = v > 0.0f ? v : slope * v;
+    }
+}
+
+extern "C" __global__ void tanh_forward(float* y, const float* x, int n) {
+    GRID_STRIDE(i, n) { y[i] = tanhf(x[i]); }
+}
+
+extern "C" __global__ void relu_backward(float* dx, const float* y, const float* dy, int n) {
+    GRID_STRIDE(i, n) { dx[i] = y[i] > 0.0f ? dy[i] : 0.0f; }
+}
+
+extern "C" __global__ void leaky_relu_backward(float* dx, const float* y, const float* dy, int n, float slope) {
+    GRID_STRIDE(i, n) { dx[i] = y[i] > 0.0f ? dy[i] : slope * dy[i]; }
+}
+
+extern "C" __global__ void tanh_backward(float* dx, const float* y, const float* dy, int n) {
+    GRID_STRIDE(i, n) {
+        float v = y[i];
+        dx[i] = (1.0f - v * v) * dy[i];
+    }
+}
+
+extern "C" __global__ void bias_forward(float* y, const float* b, int n, int c, int s) {
+    GRID_STRIDE(i, n * c * s) { y[i] += b[(i / s) % c]; }
+}
+
+// bias_backward runs with grid = C blocks of BLOCK threads.
+extern "C" __global__ void bias_backward(float* db, const float* dy, int n, int c, int s) {
+    __shared__ float buf[BLOCK];
+    int ch = blockIdx.x;
+    float acc = 0.0f;
+    for (int j = threadIdx.x; j < n * s; j += blockDim.x) {
+        int k = j / s;
+        acc += dy[(k * c + ch) * s + j % s];
+    }
+    float sum = block_sum(acc, buf);
+    if (threadIdx.x == 0) {
+        db[ch] += sum;
+    }
+}

@@ -1,0 +1,167 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/vaegan-go/vaegan/backend"
+	"github.com/vaegan-go/vaegan/checkpoint"
+)
+
+// Checkpoint layout. Network tensors carry the spec's names (PyTorch
+// state_dict keys, num_batches_tracked included); the rest rides along under
+// the "optim." and "trainer." prefixes:
+//
+//	optim.<net>.exp_avg, optim.<net>.exp_avg_sq  Adam moments over the
+//	    network's parameters flattened in declaration order (RMSProp: square_avg)
+//	optim.<net>.step                             updates applied (U64 [1])
+//	trainer.state                                steps, noise counter (U64 [2])
+//
+// The metadata holds "arch", "model", "config" (the Config as JSON) and
+// whatever the caller adds (the data loader's position).
+const (
+	metaArch   = "arch"
+	metaModel  = "model"
+	metaConfig = "config"
+)
+
+var netNames = [3]string{"enc", "dec", "dis"}
+
+// Save writes the trainer's complete state to path atomically, with extra
+// metadata entries.
+func (t *Trainer) Save(path string, extra map[string]string) (err error) {
+	defer recoverError(&err)
+	cfg, err := json.Marshal(t.Cfg)
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{metaArch: t.Arch.Name, metaModel: t.Cfg.Model, metaConfig: string(cfg)}
+	for k, v := range extra {
+		meta[k] = v
+	}
+	var ts []checkpoint.Tensor
+	f32 := func(name string, x backend.Tensor) {
+		host := make([]float32, x.Len())
+		t.B.Download(host, x)
+		ts = append(ts, checkpoint.F32(name, x.Shape, host))
+	}
+	for i, ps := range t.nets() {
+		if ps == nil {
+			continue
+		}
+		for _, p := range ps.Params {
+			f32(p.Name, p.W)
+		}
+		tracked := int64(t.Steps)
+		if i == 1 && t.decGen != nil && t.decRec != nil {
+			tracked *= 2 // the decoder runs twice per VAE-GAN step
+		}
+		for _, st := range ps.Stats {
+			f32(st.Name, st.T)
+			if bn, ok := strings.CutSuffix(st.Name, ".running_var"); ok {
+				ts = append(ts, checkpoint.I64(bn+".num_batches_tracked", []int{}, []int64{tracked}))
+			}
+		}
+		o, net := t.opt[i], "optim."+netNames[i]
+		if o.kind == "adam" {
+			f32(net+".exp_avg", o.m)
+			f32(net+".exp_avg_sq", o.v)
+		} else {
+			f32(net+".square_avg", o.v)
+		}
+		ts = append(ts, checkpoint.U64(net+".step", []int{1}, []uint64{uint64(o.t)}))
+	}
+	ts = append(ts, checkpoint.U64("trainer.state", []int{2}, []uint64{uint64(t.Steps), t.Noise}))
+	return checkpoint.Write(path, ts, meta)
+}
+
+// ConfigOf reads the run configuration stored in a checkpoint.
+func ConfigOf(f *checkpoint.File) (Config, error) {
+	var c Config
+	raw, ok := f.Meta[metaConfig]
+	if !ok {
+		return c, fmt.Errorf("checkpoint %s: no %q metadata: not written by this trainer", f.Path, metaConfig)
+	}
+	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+		return c, fmt.Errorf("checkpoint %s: metadata %q: %v", f.Path, metaConfig, err)
+	}
+	if err := c.Check(); err != nil {
+		return c, fmt.Errorf("checkpoint %s: %v", f.Path, err)
+	}
+	return c, nil
+}
+
+// Load restores the trainer's state from a checkpoint written by Save for
+// the same architecture and model. With weightsOnly, only the networks'
+// parameters and statistics are read (enough to sample or reconstruct).
+func (t *Trainer) Load(f *checkpoint.File, weightsOnly bool) (err error) {
+	defer recoverError(&err)
+	if a := f.Meta[metaArch]; a != t.Arch.Name {
+		return fmt.Errorf("checkpoint %s: architecture %q, want %q", f.Path, a, t.Arch.Name)
+	}
+	if m := f.Meta[metaModel]; m != t.Cfg.Model {
+		return fmt.Errorf("checkpoint %s: model %q, want %q", f.Path, m, t.Cfg.Model)
+	}
+	load := func(name string, x backend.Tensor) error {
+		host, err := f.Float32(name, x.Shape...)
+		if err != nil {
+			return err
+		}
+		t.B.Upload(x, host)
+		return nil
+	}
+	for i, ps := range t.nets() {
+		if ps == nil {
+			continue
+		}
+		for _, p := range ps.Params {
+			if err := load(p.Name, p.W); err != nil {
+				return err
+			}
+		}
+		for _, st := range ps.Stats {
+			if err := load(st.Name, st.T); err != nil {
+				return err
+			}
+		}
+		if weightsOnly {
+			continue
+		}
+		o, net := t.opt[i], "optim."+netNames[i]
+		if o.kind == "adam" {
+			if err := load(net+".exp_avg", o.m); err != nil {
+				return err
+			}
+			if err := load(net+".exp_avg_sq", o.v); err != nil {
+				return err
+			}
+		} else if err := load(net+".square_avg", o.v); err != nil {
+			return err
+		}
+		n, err := f.Uint64(net+".step", 1)
+		if err != nil {
+			return err
+		}
+		o.t = int(n[0])
+	}
+	if weightsOnly {
+		return nil
+	}
+	st, err := f.Uint64("trainer.state", 2)
+	if err != nil {
+		return err
+	}
+	t.Steps, t.Noise = int(st[0]), st[1]
+	return nil
+}
+
+// MetaInt reads an integer metadata entry.
+func MetaInt(f *checkpoint.File, key string) (int, error) {
+	v, err := strconv.Atoi(f.Meta[key])
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint %s: metadata %q = %q: want an integer", f.Path, key, f.Meta[key])
+	}
+	return v, nil
+}

@@ -1,0 +1,63 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/vaegan-go/vaegan/backend"
+)
+
+// OptimConfig selects an optimizer and its hyper-parameters.
+type OptimConfig struct {
+	Kind string  // "adam" or "rmsprop"
+	LR   float64 // 0: the kind's default (Adam 2e-4, RMSProp 3e-4)
+}
+
+// Optimizer defaults, as shared/spec/models.md gives them.
+const (
+	adamLR, adamBeta1, adamBeta2, adamEps = 2e-4, 0.5, 0.999, 1e-8
+	rmspropLR, rmspropAlpha, rmspropEps   = 3e-4, 0.9, 1e-8
+)
+
+// optimizer updates one network's flat parameter buffer from its flat
+// gradient buffer: Adam (moments m, v) or RMSProp (v only).
+type optimizer struct {
+	kind string
+	lr   float32
+	m, v backend.Tensor
+	t    int // updates applied so far
+}
+
+func (c OptimConfig) check() error {
+	if c.Kind != "adam" && c.Kind != "rmsprop" {
+		return fmt.Errorf("unknown optimizer %q (want adam or rmsprop)", c.Kind)
+	}
+	if c.LR < 0 || math.IsNaN(c.LR) || math.IsInf(c.LR, 0) {
+		return fmt.Errorf("learning rate %v: want a positive number", c.LR)
+	}
+	return nil
+}
+
+func newOptimizer(b backend.Backend, c OptimConfig, size int) *optimizer {
+	o := &optimizer{kind: c.Kind, lr: float32(c.LR), v: b.New(size)}
+	if c.Kind == "adam" {
+		o.m = b.New(size)
+		if o.lr == 0 {
+			o.lr = adamLR
+		}
+	} else if o.lr == 0 {
+		o.lr = rmspropLR
+	}
+	return o
+}
+
+func (o *optimizer) step(b backend.Backend, ps *ParamSet) {
+	o.t++
+	if o.kind == "rmsprop" {
+		b.RMSPropStep(ps.W, ps.G, o.v, o.lr, rmspropAlpha, rmspropEps)
+		return
+	}
+	bc1 := 1 - math.Pow(adamBeta1, float64(o.t))
+	bc2 := 1 - math.Pow(adamBeta2, float64(o.t))
+	b.AdamStep(ps.W, ps.G, o.m, o.v, o.lr, adamBeta1, adamBeta2, adamEps, float32(bc1), float32(bc2))
+}

@@ -1,0 +1,495 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/vaegan-go/vaegan/backend"
+)
+
+// Models the trainer knows.
+const (
+	VAE     = "vae"     // encoder + decoder, pixel squared error + KL
+	GAN     = "gan"     // decoder + discriminator, DCGAN non-saturating loss
+	VAEGAN  = "vaegan"  // Larsen et al.: Dis_l feature loss, 2-class discriminator
+	VAEGAN3 = "vaegan3" // VAE-GAN with a real / reconstructed / generated discriminator
+)
+
+// ModelNames lists the models in the order the CLI shows them.
+var ModelNames = []string{VAEGAN, VAEGAN3, VAE, GAN}
+
+// Equilibrium rule constants (Larsen et al.'s code).
+const (
+	equilibrium = 0.68
+	margin      = 0.35
+)
+
+// Config is everything that defines a training run's maths.
+type Config struct {
+	Arch  string // "mnist" or "celeba64"
+	Model string // VAE, GAN, VAEGAN or VAEGAN3
+	Batch int
+	Optim OptimConfig
+	// Gamma weighs L_like in the decoder's loss; 0 picks the architecture's
+	// default (DefaultGamma).
+	Gamma float64
+	// NoEquilibrium turns the equilibrium rule off.
+	NoEquilibrium bool
+	Seed          uint64
+}
+
+// DefaultGamma is γ for each architecture when Config.Gamma is 0.
+var DefaultGamma = map[string]float64{"mnist": 1, "celeba64": 1}
+
+// beta weighs L_like in the encoder's loss (shared/spec/models.md: β = 1).
+const beta = 1
+
+// Loss indices into the trainer's loss tensor.
+const (
+	lossKL = iota
+	lossLike
+	lossDisReal
+	lossDisRec
+	lossDisGen
+	lossAdvRec
+	lossAdvGen
+	numLosses
+)
+
+// Result is what one training step measured. Each loss is a mean over the
+// batch; for the VAE, Like is the pixel reconstruction loss.
+type Result struct {
+	KL, Like  float64 // KL to N(0, I); L_like (pixel loss for the VAE)
+	Dis, Adv  float64 // L_dis; L_adv (the generator's loss)
+	DisReal   float64 // the discriminator's mean error on real images
+	DisFake   float64 // … on reconstructed and generated images
+	UpdateDis bool    // whether the discriminator was updated
+	UpdateDec bool    // whether the decoder was updated
+}
+
+// Trainer runs training steps of one model on one backend. All tensors are
+// allocated by NewTrainer; Step allocates nothing.
+type Trainer struct {
+	Cfg   Config
+	Arch  *Arch
+	B     backend.Backend
+	Nets  *Nets
+	Gamma float64
+	// Steps is the number of steps done; Noise is the next counter of the
+	// Philox stream that draws eps and z_p (seeded by NoiseSeed).
+	Steps     int
+	Noise     uint64
+	NoiseSeed uint64
+
+	hasEnc, hasDis bool
+	enc            *encoderPass
+	decRec, decGen *pass
+	dis            *pass
+
+	disIn      backend.Tensor // [3B or 2B, C, H, W]: x, x_rec, x_gen (VAE: x only)
+	x, xRec    backend.Tensor // views
+	eps, z, zp backend.Tensor // [B, L]
+	dz         backend.Tensor
+	gLike      backend.Tensor // ∂L_like/∂Dis_l(x_rec), tap-shaped [B, …]
+	gAdv       backend.Tensor // ∂L_adv/∂logits [rows, classes]
+	dDisDec    backend.Tensor // ∂(γ·L_like + L_adv)/∂disIn
+	dDisEnc    backend.Tensor // ∂L_like/∂disIn
+	losses     backend.Tensor
+	lossesHost []float32
+
+	opt  [3]*optimizer // enc, dec, dis; nil when the model lacks the net
+	eval map[int]*evalPasses
+}
+
+// encoderPass is the encoder bound to one batch size: its trunk and the two
+// heads, which share the trunk's output.
+type encoderPass struct {
+	trunk      *pass
+	mu, logvar slot
+}
+
+func (n *Nets) bindEncoder(b backend.Backend, batch int, a *Arch) *encoderPass {
+	e := &encoderPass{trunk: n.encTrunk.bind(b, []int{batch, a.C, a.H, a.W}, backend.Tensor{})}
+	for _, s := range []*slot{&e.mu, &e.logvar} {
+		s.y, s.dy = b.New(batch, a.Latent), b.New(batch, a.Latent)
+	}
+	return e
+}
+
+func (e *encoderPass) forward(b backend.Backend, n *Nets, x backend.Tensor, train bool) {
+	e.trunk.forward(b, x, train)
+	h := e.trunk.out()
+	n.mu.forward(b, h, &e.mu, train)
+	n.logvar.forward(b, h, &e.logvar, train)
+}
+
+// backward takes the gradients already in mu.dy and logvar.dy down to the
+// encoder's parameters.
+func (e *encoderPass) backward(b backend.Backend, n *Nets, x backend.Tensor) {
+	h, dh := e.trunk.out(), e.trunk.dout()
+	n.mu.backward(b, h, &e.mu, dh, true)
+	n.logvar.backward(b, h, &e.logvar, dh, true)
+	e.trunk.backward(b, x, e.trunk.top(), 0, backend.Tensor{}, true)
+}
+
+func (e *encoderPass) free(b backend.Backend) {
+	e.trunk.free(b)
+	for _, t := range []backend.Tensor{e.mu.y, e.mu.dy, e.logvar.y, e.logvar.dy} {
+		b.Free(t)
+	}
+}
+
+// Check validates a configuration and names the offending field.
+func (c *Config) Check() error {
+	if _, err := LookupArch(c.Arch); err != nil {
+		return err
+	}
+	known := false
+	for _, m := range ModelNames {
+		known = known || m == c.Model
+	}
+	if !known {
+		return fmt.Errorf("unknown model %q (want one of %v)", c.Model, ModelNames)
+	}
+	if c.Batch < 2 {
+		return fmt.Errorf("batch size %d: want at least 2 (BatchNorm needs more than one sample)", c.Batch)
+	}
+	if c.Gamma < 0 || math.IsNaN(c.Gamma) || math.IsInf(c.Gamma, 0) {
+		return fmt.Errorf("gamma %v: want a non-negative number", c.Gamma)
+	}
+	return c.Optim.check()
+}
+
+// NewTrainer allocates everything a run of cfg needs on b and initialises the
+// parameters by the DCGAN rule with cfg.Seed. An allocation that fails (out
+// of device memory) is returned as an error.
+func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	defer recoverError(&err)
+	a, _ := LookupArch(cfg.Arch)
+	classes := 1
+	if cfg.Model == VAEGAN3 {
+		classes = 3
+	}
+	t = &Trainer{Cfg: cfg, Arch: a, B: b, Nets: newNets(a, classes), Gamma: cfg.Gamma,
+		NoiseSeed: cfg.Seed + 1,
+		hasEnc:    cfg.Model != GAN, hasDis: cfg.Model != VAE}
+	if t.Gamma == 0 {
+		t.Gamma = DefaultGamma[a.Name]
+	}
+	n, B, L := t.Nets, cfg.Batch, a.Latent
+	rows := B // images the discriminator sees per step
+	switch cfg.Model {
+	case VAEGAN, VAEGAN3:
+		rows = 3 * B
+	case GAN:
+		rows = 2 * B
+	}
+	t.disIn = b.New(rows, a.C, a.H, a.W)
+	t.x = t.disIn.Rows(0, B)
+	t.zp = b.New(B, L)
+	if t.hasEnc {
+		n.Enc.alloc(b)
+		t.enc = n.bindEncoder(b, B, a)
+		t.eps, t.z, t.dz = b.New(B, L), b.New(B, L), b.New(B, L)
+	}
+	n.Dec.alloc(b)
+	switch cfg.Model {
+	case VAE:
+		t.decRec = n.dec.bind(b, []int{B, L}, backend.Tensor{})
+		t.xRec = t.decRec.out()
+	case GAN:
+		t.decGen = n.dec.bind(b, []int{B, L}, t.disIn.Rows(B, 2*B))
+	default:
+		t.xRec = t.disIn.Rows(B, 2*B)
+		t.decRec = n.dec.bind(b, []int{B, L}, t.xRec)
+		t.decGen = n.dec.bind(b, []int{B, L}, t.disIn.Rows(2*B, 3*B))
+	}
+	if t.hasDis {
+		n.Dis.alloc(b)
+		t.dis = n.dis.bind(b, t.disIn.Shape, backend.Tensor{})
+		t.gAdv = b.New(rows, classes)
+		t.dDisDec = b.New(t.disIn.Shape...)
+		if cfg.Model != GAN {
+			t.dDisEnc = b.New(t.disIn.Shape...)
+			t.gLike = b.New(t.tap().Rows(0, B).Shape...)
+		}
+	}
+	t.losses = b.New(numLosses)
+	t.lossesHost = make([]float32, numLosses)
+	for i, ps := range t.nets() {
+		if ps != nil {
+			t.opt[i] = newOptimizer(b, cfg.Optim, ps.Size())
+		}
+	}
+	t.Init(DCGANInit(cfg.Seed))
+	return t, nil
+}
+
+// nets returns the parameter sets of the encoder, decoder and discriminator,
+// nil for a network the model does not have.
+func (t *Trainer) nets() [3]*ParamSet {
+	var s [3]*ParamSet
+	if t.hasEnc {
+		s[0] = &t.Nets.Enc
+	}
+	s[1] = &t.Nets.Dec
+	if t.hasDis {
+		s[2] = &t.Nets.Dis
+	}
+	return s
+}
+
+// Init draws every parameter by rule r (tensor indices count the encoder's,
+// then the decoder's, then the discriminator's parameters, whether or not
+// the model has each network) and resets the running statistics.
+func (t *Trainer) Init(r InitRule) {
+	first := 0
+	for i, ps := range []*ParamSet{&t.Nets.Enc, &t.Nets.Dec, &t.Nets.Dis} {
+		if t.nets()[i] != nil {
+			ps.Init(t.B, r, first)
+			ps.ResetStats(t.B)
+		}
+		first += len(ps.Params)
+	}
+}
+
+// tap is the discriminator's Dis_l activation over its whole input.
+func (t *Trainer) tap() backend.Tensor { return t.dis.slots[t.Nets.disTap].y }
+
+// Step runs one training step on a batch of images (B·C·H·W floats in
+// [-1, 1], NCHW). It returns an error, and updates nothing, when a loss is
+// NaN or infinite.
+func (t *Trainer) Step(x []float32) (r Result, err error) {
+	if len(x) != t.x.Len() {
+		return r, fmt.Errorf("batch holds %d floats, want %d (%d images of %d×%d×%d)",
+			len(x), t.x.Len(), t.Cfg.Batch, t.Arch.C, t.Arch.H, t.Arch.W)
+	}
+	defer recoverError(&err)
+	b := t.B
+	b.Upload(t.x, x)
+	for _, ps := range t.nets() {
+		if ps != nil {
+			b.Fill(ps.G, 0)
+		}
+	}
+	switch t.Cfg.Model {
+	case VAE:
+		t.gradsVAE()
+	case GAN:
+		t.gradsGAN()
+	default:
+		t.gradsVAEGAN()
+	}
+	b.Download(t.lossesHost, t.losses)
+	r = t.result()
+	if err := r.check(t.Cfg.Model); err != nil {
+		return r, fmt.Errorf("step %d: %w", t.Steps+1, err)
+	}
+	update := [3]bool{true, r.UpdateDec, r.UpdateDis}
+	for i, ps := range t.nets() {
+		if ps != nil && update[i] {
+			t.opt[i].step(b, ps)
+		}
+	}
+	t.Steps++
+	return r, nil
+}
+
+// encode runs the encoder on x and samples z by the reparameterization
+// trick, drawing eps from the noise stream.
+func (t *Trainer) encode() {
+	e := t.enc
+	e.forward(t.B, t.Nets, t.x, true)
+	t.B.Reparameterize(e.mu.y, e.logvar.y, t.eps, t.z, t.NoiseSeed, t.Noise)
+	t.Noise += uint64(t.eps.Len())
+}
+
+// klLoss writes the KL loss and overwrites the heads' gradients with it.
+func (t *Trainer) klLoss() {
+	e := t.enc
+	t.B.KL(e.mu.y, e.logvar.y, t.lossAt(lossKL), e.mu.dy, e.logvar.dy, 1/float32(t.Cfg.Batch))
+}
+
+// encBackward takes dz (the gradient of the encoder's share of the loss
+// with respect to z) and the KL gradients down to the encoder's parameters.
+func (t *Trainer) encBackward() {
+	e := t.enc
+	t.B.ReparameterizeBackward(e.logvar.y, t.eps, t.dz, e.mu.dy, e.logvar.dy)
+	e.backward(t.B, t.Nets, t.x)
+}
+
+func (t *Trainer) lossAt(i int) backend.Tensor { return t.losses.Rows(i, i+1) }
+
+// sampleZp draws the decoder's prior samples z_p ~ N(0, I).
+func (t *Trainer) sampleZp() {
+	t.B.Normal(t.zp, t.NoiseSeed, t.Noise)
+	t.Noise += uint64(t.zp.Len())
+}
+
+func (t *Trainer) gradsVAE() {
+	b, inv := t.B, 1/float32(t.Cfg.Batch)
+	t.encode()
+	t.decRec.forward(b, t.z, true)
+	t.klLoss()
+	b.SquaredError(t.xRec, t.x, t.lossAt(lossLike), t.decRec.dout(), inv)
+	t.decRec.backward(b, t.z, t.decRec.top(), 0, t.dz, true)
+	t.encBackward()
+}
+
+// advLosses writes the discriminator's losses for the groups of B rows of
+// its output (real, then one or two fake groups), its gradient into the
+// discriminator's output gradient, and the generator's loss gradient into
+// gAdv (zero on the real rows).
+func (t *Trainer) advLosses(fake ...int) {
+	b, B, inv := t.B, t.Cfg.Batch, 1/float32(t.Cfg.Batch)
+	logits, gDis := t.dis.out(), t.dis.dout()
+	group := func(x backend.Tensor, g int) backend.Tensor { return x.Rows(g*B, (g+1)*B) }
+	b.Fill(group(t.gAdv, 0), 0)
+	if t.Nets.classes == 1 {
+		b.BCEWithLogits(group(logits, 0), t.lossAt(lossDisReal), group(gDis, 0), 1, inv)
+		for g, l := range fake {
+			b.BCEWithLogits(group(logits, g+1), t.lossAt(lossDisRec+l), group(gDis, g+1), 0, inv)
+			b.BCEWithLogits(group(logits, g+1), t.lossAt(lossAdvRec+l), group(t.gAdv, g+1), 1, inv)
+		}
+		return
+	}
+	k := t.Nets.classes
+	b.SoftmaxCE(group(logits, 0), t.lossAt(lossDisReal), group(gDis, 0), k, 0, inv)
+	for g, l := range fake {
+		b.SoftmaxCE(group(logits, g+1), t.lossAt(lossDisRec+l), group(gDis, g+1), k, l+1, inv)
+		b.SoftmaxCE(group(logits, g+1), t.lossAt(lossAdvRec+l), group(t.gAdv, g+1), k, 0, inv)
+	}
+}
+
+// Indices of the fake groups passed to advLosses.
+const (
+	recGroup = 0
+	genGroup = 1
+)
+
+func (t *Trainer) gradsGAN() {
+	b, B := t.B, t.Cfg.Batch
+	t.sampleZp()
+	t.decGen.forward(b, t.zp, true)
+	t.dis.forward(b, t.disIn, true)
+	t.advLosses(genGroup)
+	b.Fill(t.lossAt(lossDisRec), 0)
+	b.Fill(t.lossAt(lossAdvRec), 0)
+	t.dis.backward(b, t.disIn, t.dis.top(), 0, backend.Tensor{}, true)
+	b.Copy(t.dis.dout(), t.gAdv)
+	t.dis.backward(b, t.disIn, t.dis.top(), 0, t.dDisDec, false)
+	b.Copy(t.decGen.dout(), t.dDisDec.Rows(B, 2*B))
+	t.decGen.backward(b, t.zp, t.decGen.top(), 0, backend.Tensor{}, true)
+}
+
+func (t *Trainer) gradsVAEGAN() {
+	b, B, inv := t.B, t.Cfg.Batch, 1/float32(t.Cfg.Batch)
+	z := t.z
+	t.encode()
+	t.sampleZp()
+	t.decRec.forward(b, z, true)
+	t.decGen.forward(b, t.zp, true)
+	t.dis.forward(b, t.disIn, true)
+
+	t.klLoss()
+	tap := t.tap()
+	b.SquaredError(tap.Rows(B, 2*B), tap.Rows(0, B), t.lossAt(lossLike), t.gLike, inv)
+	t.advLosses(recGroup, genGroup)
+
+	// Discriminator ← L_dis.
+	top, tapAt := t.dis.top(), t.Nets.disTap
+	t.dis.backward(b, t.disIn, top, 0, backend.Tensor{}, true)
+	// Decoder ← γ·L_like + L_adv, through the discriminator's input.
+	dTap := t.dis.slots[tapAt].dy
+	b.Copy(t.dis.dout(), t.gAdv)
+	t.dis.backward(b, t.disIn, top, tapAt+1, backend.Tensor{}, false)
+	t.injectLike(dTap, float32(t.Gamma), true)
+	t.dis.backward(b, t.disIn, tapAt, 0, t.dDisDec, false)
+	// Encoder ← β·L_like, through the same path.
+	t.injectLike(dTap, beta, false)
+	t.dis.backward(b, t.disIn, tapAt, 0, t.dDisEnc, false)
+
+	b.Copy(t.decRec.dout(), t.dDisDec.Rows(B, 2*B))
+	t.decRec.backward(b, z, t.decRec.top(), 0, backend.Tensor{}, true)
+	b.Copy(t.decGen.dout(), t.dDisDec.Rows(2*B, 3*B))
+	t.decGen.backward(b, t.zp, t.decGen.top(), 0, backend.Tensor{}, true)
+
+	b.Copy(t.decRec.dout(), t.dDisEnc.Rows(B, 2*B))
+	t.decRec.backward(b, z, t.decRec.top(), 0, t.dz, false)
+	t.encBackward()
+}
+
+// injectLike adds (add) or writes w·∂L_like/∂Dis_l into the Dis_l gradient:
+// +w·gLike on the reconstructed rows, -w·gLike on the real rows.
+func (t *Trainer) injectLike(dTap backend.Tensor, w float32, add bool) {
+	b, B := t.B, t.Cfg.Batch
+	if !add {
+		b.Fill(dTap, 0)
+	}
+	b.Axpy(w, t.gLike, dTap.Rows(B, 2*B))
+	b.Axpy(-w, t.gLike, dTap.Rows(0, B))
+}
+
+// result reads the downloaded losses and applies the equilibrium rule.
+func (t *Trainer) result() Result {
+	l := func(i int) float64 { return float64(t.lossesHost[i]) }
+	r := Result{UpdateDis: true, UpdateDec: true}
+	if t.hasEnc {
+		r.KL, r.Like = l(lossKL), l(lossLike)
+	}
+	if !t.hasDis {
+		return r
+	}
+	r.DisReal = l(lossDisReal)
+	r.Dis = l(lossDisReal) + l(lossDisRec) + l(lossDisGen)
+	r.Adv = l(lossAdvRec) + l(lossAdvGen)
+	r.DisFake = l(lossDisGen)
+	if t.Cfg.Model != GAN {
+		r.DisFake = (l(lossDisRec) + l(lossDisGen)) / 2
+	}
+	if t.Cfg.NoEquilibrium || t.Cfg.Model == GAN {
+		return r
+	}
+	if r.DisReal < equilibrium-margin || r.DisFake < equilibrium-margin {
+		r.UpdateDis = false
+	}
+	if r.DisReal > equilibrium+margin || r.DisFake > equilibrium+margin {
+		r.UpdateDec = false
+	}
+	if !r.UpdateDis && !r.UpdateDec {
+		r.UpdateDis, r.UpdateDec = true, true
+	}
+	return r
+}
+
+// check reports the first loss that is NaN or infinite.
+func (r Result) check(model string) error {
+	for _, v := range []struct {
+		name string
+		v    float64
+	}{{"KL", r.KL}, {"L_like", r.Like}, {"L_dis", r.Dis}, {"L_adv", r.Adv}} {
+		if math.IsNaN(v.v) || math.IsInf(v.v, 0) {
+			return fmt.Errorf("loss %s of model %s is %v", v.name, model, v.v)
+		}
+	}
+	return nil
+}
+
+// recoverError turns a panic carrying an error (how backends report device
+// failures such as running out of memory) into an error return.
+func recoverError(err *error) {
+	if r := recover(); r != nil {
+		e, ok := r.(error)
+		if !ok || errors.Is(e, errProgrammer) {
+			panic(r)
+		}
+		*err = e
+	}
+}
+
+// errProgrammer marks panics that are bugs, not device failures.
+var errProgrammer = errors.New("programmer error")

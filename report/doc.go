@@ -1,0 +1,16 @@
+// Package report writes what the trainer produces for people to look at:
+//
+//   - WriteGrid: a batch of generated images (NCHW float32 in [-1, 1]) as one
+//     PNG grid, gray for one channel and RGB for three.
+//   - LossLog: a CSV file with one row per logged step,
+//     "step,epoch,<loss names...>,images_per_sec", that a resumed run extends
+//     without duplicating rows.
+//   - PlotLosses: a PNG line chart of every loss column of such a CSV against
+//     step.
+//   - Progress: a one-line training progress display that redraws in place on
+//     a terminal and prints plain lines otherwise.
+//
+// Files (grid and plot PNGs) are replaced atomically: they are written to a
+// temporary file in the same directory, which is then renamed over the target,
+// so a reader never sees a half-written file.
+package report

@@ -1,0 +1,85 @@
+package report
+
+import (
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("decoding %s: %v", path, err)
+	}
+	return img
+}
+
+func TestPlotLosses(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "losses.csv")
+	l, err := OpenLossLog(csvPath, []string{"recon", "kl"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for step := 1; step <= 50; step++ {
+		if err := l.Log(step, 0, []float64{100 / float64(step), 0.5 + float64(step%5)}, 300); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	for _, tc := range []struct {
+		name string
+		csv  string // "" keeps the logged file: all positive, log-y
+	}{
+		{"log-y", ""},
+		{"linear with NaN and negatives", "step,epoch,g,d,images_per_sec\n1,0,-1,NaN,10\n2,0,0.5,2,10\n3,0,+Inf,1,10\n"},
+		{"single row", "step,epoch,g,images_per_sec\n7,0,1.5,10\n"},
+	} {
+		src := csvPath
+		if tc.csv != "" {
+			src = filepath.Join(dir, "other.csv")
+			if err := os.WriteFile(src, []byte(tc.csv), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pngPath := filepath.Join(dir, "losses.png")
+		if err := PlotLosses(src, pngPath); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		// 8×5 inches at 96 dpi.
+		if got := decodePNG(t, pngPath).Bounds(); got != image.Rect(0, 0, 768, 480) {
+			t.Errorf("%s: plot bounds %v, want (0,0)-(768,480)", tc.name, got)
+		}
+	}
+}
+
+func TestPlotLossesErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ csv, want string }{
+		{"step,epoch,images_per_sec\n", "want step,epoch,<loss names...>,images_per_sec"},
+		{"step,epoch,g,images_per_sec\n", "no rows"},
+		{"step,epoch,g,images_per_sec\n1,0,x,3\n", `line 2: g value "x"`},
+		{"step,epoch,g,images_per_sec\n1,0,3\n", "wrong number of fields"},
+	} {
+		src := filepath.Join(dir, "bad.csv")
+		if err := os.WriteFile(src, []byte(tc.csv), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := PlotLosses(src, filepath.Join(dir, "bad.png"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bad.csv") {
+			t.Errorf("csv %q: error %v, want one naming bad.csv and containing %q", tc.csv, err, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad.png")); !os.IsNotExist(err) {
+		t.Errorf("failed PlotLosses left bad.png behind (stat error %v)", err)
+	}
+}
