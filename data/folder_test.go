@@ -268,3 +268,30 @@ func TestFolderErrors(t *testing.T) {
 		t.Errorf("broken PNG: error %v, want one naming %s", err, bad)
 	}
 }
+
+// BenchmarkFolderCelebA decodes a CelebA-sized JPEG (178×218) into 3×64×64.
+func BenchmarkFolderCelebA(b *testing.B) {
+	img := image.NewYCbCr(image.Rect(0, 0, 178, 218), image.YCbCrSubsampleRatio420)
+	for i := range img.Y {
+		img.Y[i] = uint8(i * 13)
+	}
+	dir := b.TempDir()
+	f, err := os.Create(filepath.Join(dir, "face.jpg"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := jpeg.Encode(f, img, &jpeg.Options{Quality: 95}); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	ds, err := OpenFolder(dir, 3, 64, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst := make([]float32, 3*64*64)
+	for b.Loop() {
+		if err := ds.Image(0, dst); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -113,7 +113,7 @@ func (l *Loader) posAt(k int) Position {
 // produce hands out slots in ring order, each filled with its batch's indices.
 func (l *Loader) produce() {
 	defer l.wg.Done()
-	// no close
+	defer close(l.jobs)
 	perm := make([]int, l.ds.Len())
 	pcg := rand.NewPCG(0, 0)
 	r := rand.New(pcg)

@@ -29,13 +29,15 @@ func (b *Buffer) Len() int { return b.n }
 // backend.Backend interface has no error returns, so the model layer recovers
 // it. Op names the Backend method, Call the failing driver call (a kernel with
 // its grid and block, Sgemm with its sizes, an allocation with its shape).
-// Errors wraps the driver's error, so errors.Is(err, ErrOutOfMemory) works.
+// Err is the driver's error, so errors.Is(err, ErrOutOfMemory) works.
 type Error struct {
 	Op   string
 	Call string
 	Err  error
 }
 
+// Error names the op and the call, and suggests a smaller batch when the
+// device ran out of memory.
 func (e *Error) Error() string {
 	msg := fmt.Sprintf("gpu: %s: %s: %v", e.Op, e.Call, e.Err)
 	if errors.Is(e.Err, ErrOutOfMemory) {
@@ -47,8 +49,10 @@ func (e *Error) Error() string {
 // Unwrap returns the driver's error.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Backend is backend.Backend on a CUDA device reached through a Driver. It
-// is not safe for concurrent use.
+// Backend is backend.Backend on a CUDA device reached through a Driver.
+// Every method panics with an *Error when the driver reports a failure (an
+// allocation, a copy, a kernel launch or a matrix product). It is not safe
+// for concurrent use.
 type Backend struct {
 	d         Driver
 	launched  map[string]bool // kernel names launched so far

@@ -4,7 +4,8 @@
 //   bn_train_stats (grid C blocks of BLOCK):
 //       mean = Σx/M, var = Σ(x-mean)²/M (two passes, biased), invstd = 1/sqrt(var+eps),
 //       runMean = (1-momentum)*runMean + momentum*mean,
-//       runVar  = (1-momentum)*runVar  + momentum*var*M/(M-1)   (unbiased; var when M = 1).
+//       runVar  = (1-momentum)*runVar  + momentum*var*M/(M-1)   (unbiased; var when M = 1);
+//       an empty batch (M = 0) counts as mean 0, var 0.
 //   bn_apply:    y = (x-mean[c])*invstd[c]*gamma[c] + beta[c]           (elementwise)
 //   bn_eval:     y = (x-runMean[c])/sqrt(runVar[c]+eps)*gamma[c] + beta[c]
 //   bn_backward (grid C blocks of BLOCK), with xhat = (x-mean)*invstd:
@@ -25,13 +26,15 @@ extern "C" __global__ void bn_train_stats(const float* x, float* mean, float* in
     for (int j = threadIdx.x; j < m; j += blockDim.x) {
         acc += x[((j / s) * c + ch) * s + j % s];
     }
-    float mu = block_sum(acc, buf) / (float)m;
+    float sum = block_sum(acc, buf);
+    float mu = m > 0 ? sum / (float)m : 0.0f;
     acc = 0.0f;
     for (int j = threadIdx.x; j < m; j += blockDim.x) {
         float d = x[((j / s) * c + ch) * s + j % s] - mu;
         acc += d * d;
     }
-    float var = block_sum(acc, buf) / (float)m;
+    float sq = block_sum(acc, buf);
+    float var = m > 0 ? sq / (float)m : 0.0f;
     if (threadIdx.x == 0) {
         float unbiased = m > 1 ? var * (float)m / (float)(m - 1) : var;
         mean[ch] = mu;

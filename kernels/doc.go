@@ -63,5 +63,7 @@
 // atomicAdd (float, int, unsigned int), atomicMax (int), atomicCAS (int,
 // unsigned int) and atomicExch (float, int). Results may differ from the GPU
 // in the last bits (nvcc contracts a*b+c into FMAs; the host does not).
-// No __constant__ or __device__ variables, textures or printf.
+// No __constant__ or __device__ variables, textures or printf. Keep
+// per-thread local arrays small: the emulator gives each thread a 64 KiB
+// stack.
 package kernels

@@ -43,13 +43,8 @@ func ParseNames(src string) []string {
 // Kernels lists every kernel of the sources, by file name and then in order
 // of appearance.
 func Kernels() []Kernel {
-	files, err := fs.Glob(Sources, "*.cu")
-	if err != nil {
-		panic(err) // the pattern is constant and valid
-	}
-	sort.Strings(files)
 	var ks []Kernel
-	for _, f := range files {
+	for _, f := range SourceFiles() {
 		src, err := Sources.ReadFile(f)
 		if err != nil {
 			panic(err) // embedded files are always readable
@@ -79,6 +74,27 @@ func SourceFiles() []string {
 	}
 	sort.Strings(files)
 	return files
+}
+
+// ptxEntry matches a PTX kernel entry and its parameter list.
+var ptxEntry = regexp.MustCompile(`\.entry\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(([^)]*)\)`)
+
+// ptxParam matches one parameter of a PTX entry.
+var ptxParam = regexp.MustCompile(`\.param\s+(\.[a-z0-9]+)`)
+
+// PTXParams returns the parameter types of every kernel entry of a PTX text,
+// by kernel name: ".u64" for pointers and unsigned long long, ".u32" for int,
+// ".f32" for float.
+func PTXParams(ptx string) map[string][]string {
+	entries := map[string][]string{}
+	for _, m := range ptxEntry.FindAllStringSubmatch(ptx, -1) {
+		types := []string{}
+		for _, p := range ptxParam.FindAllStringSubmatch(m[2], -1) {
+			types = append(types, p[1])
+		}
+		entries[m[1]] = types
+	}
+	return entries
 }
 
 // PTX returns the committed PTX that nvcc made of one source file, e.g.

@@ -250,7 +250,7 @@ func testAxpy(t *testing.T, b backend.Backend, tol Tolerance) {
 }
 
 func testGemm(t *testing.T, b backend.Backend, tol Tolerance) {
-	shapes := [][3]int{{1, 1, 1}, {3, 17, 33}, {33, 1, 17}, {17, 33, 3}, {64, 65, 31}, {1, 300, 257}, {0, 5, 3}, {4, 0, 3}, {4, 5, 0}}
+	shapes := [][3]int{{1, 1, 1}, {3, 17, 33}, {33, 1, 17}, {17, 33, 3}, {64, 65, 31}, {1, 300, 257}, {130, 129, 20}, {0, 5, 3}, {4, 0, 3}, {4, 5, 0}}
 	scales := [][2]float32{{0.7, -0.3}, {1.3, 0}, {-1, 1}}
 	for _, s := range shapes {
 		m, n, k := s[0], s[1], s[2]
@@ -294,6 +294,7 @@ var convCases = []struct {
 	{"odd_k1s1p0_1x1", backend.NewConvGeom(1, 1, 1, 1, 1, 1, 1, 0)},
 	{"odd_k5s1p2_kernel_over_4x4", backend.NewConvGeom(1, 3, 4, 4, 2, 5, 1, 2)},
 	{"odd_k2s2p0_33x3", backend.NewConvGeom(5, 3, 33, 3, 7, 2, 2, 0)},
+	{"odd_k3s1p1_3x1", backend.NewConvGeom(2, 2, 3, 1, 2, 3, 1, 1)},
 	{"empty_batch", backend.NewConvGeom(0, 2, 5, 5, 3, 3, 1, 1)},
 }
 

@@ -15,15 +15,14 @@ type Buf []float32
 // Len is the number of elements of b.
 func (b Buf) Len() int { return len(b) }
 
-// Backend implements backend.Backend.
-var _ backend.Backend = (*Backend)(nil)
-
 // Backend is the CPU implementation of backend.Backend. It is not safe for
 // concurrent use: its operations run one at a time, each possibly spread over
 // the worker pool.
 type Backend struct {
 	p *pool
 }
+
+var _ backend.Backend = (*Backend)(nil)
 
 // New returns a CPU backend whose convolutions run on threads workers
 // (at least one; the calling goroutine is one of them).

@@ -1,0 +1,16 @@
+//go:build !cuda && !emugpu
+
+package main
+
+import (
+	"errors"
+
+	"github.com/vaegan-go/vaegan/backend"
+)
+
+// openCUDA reports that this binary has no CUDA support.
+func openCUDA(*deviceFlags) (backend.Backend, error) {
+	return nil, errors.New("-device cuda: this binary was built without CUDA support; " +
+		"build it with `go build -tags cuda ./cmd/trainer` on a machine with the CUDA toolkit and driver, " +
+		"or use the Docker image (see README, \"GPU\")")
+}

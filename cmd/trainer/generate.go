@@ -1,0 +1,154 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/vaegan-go/vaegan/checkpoint"
+	"github.com/vaegan-go/vaegan/data"
+	"github.com/vaegan-go/vaegan/model"
+	"github.com/vaegan-go/vaegan/report"
+)
+
+// loadTrainer rebuilds the trainer of a checkpoint with its weights.
+func loadTrainer(path string, dev *deviceFlags) (*model.Trainer, error) {
+	if path == "" {
+		return nil, fmt.Errorf("-ckpt: a checkpoint file is required (e.g. run/%s)", ckptFile)
+	}
+	f, err := checkpoint.Read(path)
+	if err != nil {
+		return nil, fmt.Errorf("-ckpt: %w", err)
+	}
+	cfg, err := model.ConfigOf(f)
+	if err != nil {
+		return nil, err
+	}
+	b, err := dev.open()
+	if err != nil {
+		return nil, err
+	}
+	tr, err := model.NewTrainer(b, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return tr, tr.Load(f, true)
+}
+
+func sample(args []string) error {
+	fs := newFlagSet("sample", "Decodes n latent vectors drawn from N(0, I) into a PNG grid.")
+	ckpt := fs.String("ckpt", "", "checkpoint file")
+	n := fs.Int("n", 64, "number of images")
+	seed := fs.Uint64("seed", 1, "seed of the latent vectors")
+	out := fs.String("out", "samples.png", "output PNG")
+	var dev deviceFlags
+	dev.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *n < 1 {
+		return fmt.Errorf("-n %d: want at least 1", *n)
+	}
+	tr, err := loadTrainer(*ckpt, &dev)
+	if err != nil {
+		return err
+	}
+	a := tr.Arch
+	x, err := tr.Decode(model.Prior(*n, a.Latent, *seed))
+	if err != nil {
+		return err
+	}
+	return report.WriteGrid(*out, x, *n, a.C, a.H, a.W, gridCols(*n))
+}
+
+func reconstruct(args []string) error {
+	fs := newFlagSet("reconstruct", "Encodes the first n images of a dataset (file order) deterministically (z = mu,\n"+
+		"BatchNorm in evaluation mode) and decodes them. -out x.png writes a grid, a row of inputs above\n"+
+		"a row of their reconstructions; -out x.safetensors writes float32 tensors input and recon, [n, C, H, W], in [-1, 1].")
+	ckpt := fs.String("ckpt", "", "checkpoint file")
+	dataPath := fs.String("data", "", "dataset (default: the embedded MNIST)")
+	n := fs.Int("n", 16, "number of images")
+	out := fs.String("out", "reconstruct.png", "output file: .png or .safetensors")
+	var dev deviceFlags
+	dev.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	ext := strings.ToLower(filepath.Ext(*out))
+	if ext != ".png" && ext != ".safetensors" {
+		return fmt.Errorf("-out %s: want a .png or .safetensors file", *out)
+	}
+	if *n < 1 {
+		return fmt.Errorf("-n %d: want at least 1", *n)
+	}
+	tr, err := loadTrainer(*ckpt, &dev)
+	if err != nil {
+		return err
+	}
+	a := tr.Arch
+	ds, err := data.Open(*dataPath, a.C, a.H, a.W)
+	if err != nil {
+		return fmt.Errorf("-data: %w", err)
+	}
+	if ds.Len() < *n {
+		return fmt.Errorf("-n %d: dataset %s holds only %d images", *n, ds.Name(), ds.Len())
+	}
+	x, err := data.FirstN(ds, *n)
+	if err != nil {
+		return err
+	}
+	rec, err := tr.Reconstruct(x)
+	if err != nil {
+		return err
+	}
+	if ext == ".safetensors" {
+		shape := []int{*n, a.C, a.H, a.W}
+		return checkpoint.Write(*out, []checkpoint.Tensor{checkpoint.F32("input", shape, x), checkpoint.F32("recon", shape, rec)},
+			map[string]string{"arch": a.Name, "model": tr.Cfg.Model})
+	}
+	cols := gridCols(*n)
+	return report.WriteGrid(*out, interleaveRows(x, rec, *n, a.ImageLen(), cols), 2**n, a.C, a.H, a.W, cols)
+}
+
+func interpolate(args []string) error {
+	fs := newFlagSet("interpolate", "Decodes straight-line walks between pairs of latent points drawn from N(0, I):\n"+
+		"one row per walk, from one end point to the other.")
+	ckpt := fs.String("ckpt", "", "checkpoint file")
+	rows := fs.Int("rows", 8, "number of walks")
+	steps := fs.Int("steps", 10, "images per walk, end points included")
+	seed := fs.Uint64("seed", 1, "seed of the end points")
+	out := fs.String("out", "interpolate.png", "output PNG")
+	var dev deviceFlags
+	dev.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *rows < 1 || *steps < 2 {
+		return fmt.Errorf("-rows %d -steps %d: want at least 1 walk of at least 2 images", *rows, *steps)
+	}
+	tr, err := loadTrainer(*ckpt, &dev)
+	if err != nil {
+		return err
+	}
+	a := tr.Arch
+	L := a.Latent
+	ends := model.Prior(2**rows, L, *seed)
+	z := make([]float32, 0, *rows**steps*L)
+	for r := 0; r < *rows; r++ {
+		z0, z1 := ends[2*r*L:(2*r+1)*L], ends[(2*r+1)*L:(2*r+2)*L]
+		for s := 0; s < *steps; s++ {
+			t := float32(s) / float32(*steps-1)
+			for j := range z0 {
+				z = append(z, z0[j]+t*(z1[j]-z0[j]))
+			}
+		}
+	}
+	x, err := tr.Decode(z)
+	if err != nil {
+		return err
+	}
+	return report.WriteGrid(*out, x, *rows**steps, a.C, a.H, a.W, *steps)
+}
+
+// gridCols is the number of columns of a grid of n images.
+func gridCols(n int) int { return min(n, 8) }

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/vaegan-go/vaegan/checkpoint"
+	"github.com/vaegan-go/vaegan/data"
+	"github.com/vaegan-go/vaegan/model"
+	"github.com/vaegan-go/vaegan/report"
+)
+
+// Files a training run writes into its -out folder.
+const (
+	ckptFile    = "checkpoint.safetensors"
+	lossCSV     = "losses.csv"
+	lossPlot    = "losses.png"
+	samplesDir  = "samples"
+	gridImages  = 64 // images in a sample grid
+	reconImages = 32 // images in a reconstruction grid
+)
+
+// Metadata keys for the data loader's position in a checkpoint.
+const (
+	metaEpoch = "loader.epoch"
+	metaBatch = "loader.batch"
+	metaData  = "data"
+)
+
+// trainFlags are the flags of "trainer train".
+type trainFlags struct {
+	arch, modelName, data, optim, out string
+	batch, epochs, steps              int
+	lr, gamma                         float64
+	seed                              uint64
+	noEquilibrium, resume             bool
+	sampleEvery, ckptEvery, logEvery  int
+	workers                           int
+	dev                               deviceFlags
+}
+
+func train(args []string) error {
+	var f trainFlags
+	fs := newFlagSet("train", "Trains a model, writing sample grids, a loss CSV and plot, and checkpoints into -out.\n"+
+		"With -resume it continues the run in -out exactly where its checkpoint left it.")
+	fs.StringVar(&f.arch, "arch", "mnist", "architecture: mnist (1×28×28) or celeba64 (3×64×64)")
+	fs.StringVar(&f.modelName, "model", model.VAEGAN, "model: vaegan, vaegan3, vae or gan")
+	fs.StringVar(&f.data, "data", "", "dataset: an IDX image file (raw or .gz) or a folder of PNG/JPEG images (default: the embedded MNIST)")
+	fs.IntVar(&f.batch, "batch", 64, "batch size")
+	fs.IntVar(&f.epochs, "epochs", 1, "epochs to train (ignored when -steps is set)")
+	fs.IntVar(&f.steps, "steps", 0, "total training steps (0: -epochs decides)")
+	fs.StringVar(&f.optim, "optim", "adam", "optimizer: adam (lr 2e-4, β 0.5, 0.999) or rmsprop (lr 3e-4, decay 0.9)")
+	fs.Float64Var(&f.lr, "lr", 0, "learning rate (0: the optimizer's default)")
+	fs.Float64Var(&f.gamma, "gamma", 0, "weight γ of L_like in the decoder's loss (0: the architecture's default)")
+	fs.Uint64Var(&f.seed, "seed", 1, "random seed (weights, noise, data order)")
+	fs.BoolVar(&f.noEquilibrium, "no-equilibrium", false, "turn off the equilibrium rule that skips discriminator or decoder updates")
+	fs.StringVar(&f.out, "out", "run", "output folder")
+	fs.BoolVar(&f.resume, "resume", false, "continue the run whose checkpoint is in -out (its configuration wins over the flags)")
+	fs.IntVar(&f.sampleEvery, "sample-every", 500, "write sample and reconstruction grids every N steps")
+	fs.IntVar(&f.ckptEvery, "ckpt-every", 500, "write the checkpoint every N steps")
+	fs.IntVar(&f.logEvery, "log-every", 10, "log losses to the CSV every N steps")
+	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "data loading goroutines")
+	f.dev.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	for name, v := range map[string]int{"-sample-every": f.sampleEvery, "-ckpt-every": f.ckptEvery, "-log-every": f.logEvery, "-workers": f.workers} {
+		if v < 1 {
+			return fmt.Errorf("%s %d: want a positive number", name, v)
+		}
+	}
+	if f.epochs < 0 || f.steps < 0 {
+		return fmt.Errorf("-epochs %d, -steps %d: want non-negative numbers", f.epochs, f.steps)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	return runTraining(ctx, &f, os.Stderr)
+}
+
+// session is one training run's state.
+type session struct {
+	f       *trainFlags
+	tr      *model.Trainer
+	ds      data.Dataset
+	loader  *data.Loader
+	log     *report.LossLog
+	fixedZ  []float32 // the latent batch of every sample grid
+	reconX  []float32 // the images of every reconstruction grid
+	dataArg string
+}
+
+func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
+	b, err := f.dev.open()
+	if err != nil {
+		return err
+	}
+	cfg := model.Config{Arch: f.arch, Model: f.modelName, Batch: f.batch, Gamma: f.gamma,
+		Optim: model.OptimConfig{Kind: f.optim, LR: f.lr}, NoEquilibrium: f.noEquilibrium, Seed: f.seed}
+	ckptPath := filepath.Join(f.out, ckptFile)
+	var ckpt *checkpoint.File
+	if f.resume {
+		if ckpt, err = checkpoint.Read(ckptPath); err != nil {
+			return fmt.Errorf("-resume: %w", err)
+		}
+		if cfg, err = model.ConfigOf(ckpt); err != nil {
+			return err
+		}
+		f.data = ckpt.Meta[metaData]
+	} else if err := cfg.Check(); err != nil {
+		return flagError(err)
+	} else if _, err := os.Stat(ckptPath); err == nil {
+		return fmt.Errorf("-out %s already holds a checkpoint: pass -resume to continue that run, or choose another -out", f.out)
+	}
+	arch, _ := model.LookupArch(cfg.Arch)
+	r := &session{f: f, dataArg: f.data}
+	if r.ds, err = data.Open(f.data, arch.C, arch.H, arch.W); err != nil {
+		return fmt.Errorf("-data: %w", err)
+	}
+	if r.tr, err = model.NewTrainer(b, cfg); err != nil {
+		return err
+	}
+	var start data.Position
+	if ckpt != nil {
+		if err := r.tr.Load(ckpt, false); err != nil {
+			return err
+		}
+		if start.Epoch, err = model.MetaInt(ckpt, metaEpoch); err != nil {
+			return err
+		}
+		if start.Batch, err = model.MetaInt(ckpt, metaBatch); err != nil {
+			return err
+		}
+	}
+	perEpoch := r.ds.Len() / cfg.Batch
+	if perEpoch == 0 {
+		return fmt.Errorf("-data %s holds %d images, fewer than one batch of %d", r.ds.Name(), r.ds.Len(), cfg.Batch)
+	}
+	total := f.steps
+	if total == 0 {
+		total = f.epochs * perEpoch
+	}
+	if err := os.MkdirAll(filepath.Join(f.out, samplesDir), 0o755); err != nil {
+		return err
+	}
+	names := lossNames(cfg.Model)
+	if r.log, err = report.OpenLossLog(filepath.Join(f.out, lossCSV), names, r.tr.Steps); err != nil {
+		return err
+	}
+	defer r.log.Close()
+	r.fixedZ = model.Prior(gridImages, arch.Latent, cfg.Seed+2)
+	if cfg.Model != model.GAN {
+		if r.reconX, err = data.FirstN(r.ds, reconImages); err != nil {
+			return err
+		}
+	}
+	r.loader = data.NewLoader(r.ds, cfg.Batch, cfg.Seed, f.workers, start)
+	defer r.loader.Close()
+
+	fmt.Fprintf(stderr, "training %s on %s (%d images of %d×%d×%d), device %s, batch %d, steps %d → %d, output %s\n",
+		cfg.Model, r.ds.Name(), r.ds.Len(), arch.C, arch.H, arch.W, b.Name(), cfg.Batch, r.tr.Steps, total, f.out)
+	err = r.loop(ctx, total, stderr)
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "\ninterrupted: checkpoint saved at step %d; continue with -resume -out %s\n", r.tr.Steps, f.out)
+		return nil
+	}
+	return err
+}
+
+func (r *session) loop(ctx context.Context, total int, stderr *os.File) error {
+	prog := report.NewProgress(stderr, total)
+	defer prog.Done()
+	tr, B := r.tr, r.tr.Cfg.Batch
+	names := lossNames(tr.Cfg.Model)
+	named := make([]report.NamedValue, len(names))
+	values := make([]float64, len(names))
+	last := time.Now()
+	for tr.Steps < total {
+		if ctx.Err() != nil {
+			if err := r.save(); err != nil {
+				return err
+			}
+			return ctx.Err()
+		}
+		batch, err := r.loader.Next()
+		if err != nil {
+			return err
+		}
+		res, err := tr.Step(batch.Data)
+		if err != nil {
+			return fmt.Errorf("%w; stopped, the last good checkpoint is %s", err, filepath.Join(r.f.out, ckptFile))
+		}
+		now := time.Now()
+		ips := float64(B) / now.Sub(last).Seconds()
+		last = now
+		lossValues(tr.Cfg.Model, res, values)
+		for i := range names {
+			named[i] = report.NamedValue{Name: names[i], Value: values[i]}
+		}
+		step := tr.Steps
+		prog.Update(step, batch.Pos.Epoch, named, ips)
+		if step%r.f.logEvery == 0 || step == total {
+			if err := r.log.Log(step, batch.Pos.Epoch, values, ips); err != nil {
+				return err
+			}
+		}
+		if step%r.f.sampleEvery == 0 || step == total {
+			if err := r.writeGrids(step); err != nil {
+				return err
+			}
+		}
+		if step%r.f.ckptEvery == 0 || step == total {
+			if err := r.save(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// save writes the checkpoint, with the loader's position of the next batch.
+func (r *session) save() error {
+	pos := r.loader.Pos()
+	return r.tr.Save(filepath.Join(r.f.out, ckptFile), map[string]string{
+		metaEpoch: strconv.Itoa(pos.Epoch), metaBatch: strconv.Itoa(pos.Batch), metaData: r.dataArg})
+}
+
+// writeGrids writes the sample grid of the fixed latent batch, the
+// reconstruction grid and the loss plot.
+func (r *session) writeGrids(step int) error {
+	a := r.tr.Arch
+	x, err := r.tr.Decode(r.fixedZ)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(r.f.out, samplesDir)
+	if err := report.WriteGrid(filepath.Join(dir, fmt.Sprintf("sample_%06d.png", step)), x, gridImages, a.C, a.H, a.W, 8); err != nil {
+		return err
+	}
+	if r.reconX != nil {
+		rec, err := r.tr.Reconstruct(r.reconX)
+		if err != nil {
+			return err
+		}
+		both := interleaveRows(r.reconX, rec, reconImages, a.ImageLen(), 8)
+		if err := report.WriteGrid(filepath.Join(dir, fmt.Sprintf("recon_%06d.png", step)), both, 2*reconImages, a.C, a.H, a.W, 8); err != nil {
+			return err
+		}
+	}
+	return report.PlotLosses(filepath.Join(r.f.out, lossCSV), filepath.Join(r.f.out, lossPlot))
+}
+
+// interleaveRows lays out n inputs and their n reconstructions for a grid of
+// cols columns: a row of inputs, then the row of their reconstructions.
+func interleaveRows(in, rec []float32, n, size, cols int) []float32 {
+	out := make([]float32, 0, 2*n*size)
+	for i := 0; i < n; i += cols {
+		j := min(i+cols, n)
+		out = append(out, in[i*size:j*size]...)
+		out = append(out, rec[i*size:j*size]...)
+	}
+	return out
+}
+
+// lossNames are the CSV columns and progress labels of a model's losses.
+func lossNames(m string) []string {
+	switch m {
+	case model.VAE:
+		return []string{"kl", "rec"}
+	case model.GAN:
+		return []string{"dis", "adv", "dis_real", "dis_fake"}
+	}
+	return []string{"kl", "like", "dis", "adv", "dis_real", "dis_fake", "upd_dis", "upd_dec"}
+}
+
+// lossValues fills dst with r's values in lossNames order.
+func lossValues(m string, r model.Result, dst []float64) {
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	switch m {
+	case model.VAE:
+		copy(dst, []float64{r.KL, r.Like})
+	case model.GAN:
+		copy(dst, []float64{r.Dis, r.Adv, r.DisReal, r.DisFake})
+	default:
+		copy(dst, []float64{r.KL, r.Like, r.Dis, r.Adv, r.DisReal, r.DisFake, b2f(r.UpdateDis), b2f(r.UpdateDec)})
+	}
+}
+
+// flagError names the flag behind a configuration error.
+func flagError(err error) error { return fmt.Errorf("bad flag value: %w", err) }

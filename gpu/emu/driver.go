@@ -1,0 +1,436 @@
+package emu
+
+//go:generate go run gen.go
+
+/*
+#cgo CXXFLAGS: -std=c++20 -O2 -Wall
+#cgo LDFLAGS: -lm
+#include <stdlib.h>
+#include <string.h>
+#include "emu.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sort"
+	"sync"
+	"unsafe"
+
+	"github.com/vaegan-go/vaegan/gpu"
+	// The gen_*.cc files compile kernels/*.cu, which Go's build cache does
+	// not track; depending on package kernels, which embeds them, makes an
+	// edited kernel rebuild this package.
+	_ "github.com/vaegan-go/vaegan/kernels"
+)
+
+// DefaultMemoryLimit is the device memory an emulated device has unless
+// WithMemoryLimit says otherwise.
+const DefaultMemoryLimit = 8 << 30
+
+// maxSharedBytes is the dynamic shared memory a launch may ask for without
+// opting in, as on CUDA devices.
+const maxSharedBytes = 48 << 10
+
+// Driver is a gpu.Driver that runs kernels on the CPU. Its methods are safe
+// for concurrent use; they run one at a time.
+type Driver struct {
+	mu      sync.Mutex
+	workers []*C.emu_worker
+	kernels map[string]kernel
+	allocs  []allocation // sorted by base
+	used    int
+	limit   int
+	closed  bool
+}
+
+var _ gpu.Driver = (*Driver)(nil)
+
+// kernel is one entry of the launch table.
+type kernel struct {
+	index  int
+	params string // one code per parameter, see emu.h
+}
+
+// allocation is a block of emulated device memory.
+type allocation struct {
+	base gpu.DevicePtr
+	size int
+}
+
+// Option configures a Driver.
+type Option func(*Driver)
+
+// WithMemoryLimit sets the device memory size in bytes: Alloc fails with
+// gpu.ErrOutOfMemory beyond it.
+func WithMemoryLimit(bytes int) Option {
+	return func(d *Driver) { d.limit = bytes }
+}
+
+// New returns an emulated device that runs the blocks of a grid on workers
+// OS threads (runtime.GOMAXPROCS(0) if workers < 1).
+func New(workers int, opts ...Option) *Driver {
+	if workers < 1 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	d := &Driver{kernels: map[string]kernel{}, limit: DefaultMemoryLimit}
+	for _, o := range opts {
+		o(d)
+	}
+	for range workers {
+		d.workers = append(d.workers, C.emu_worker_new())
+	}
+	for i := range int(C.emu_kernel_count()) {
+		name := C.GoString(C.emu_kernel_name(C.int(i)))
+		d.kernels[name] = kernel{index: i, params: C.GoString(C.emu_kernel_params(C.int(i)))}
+	}
+	return d
+}
+
+// Name describes the emulated device.
+func (d *Driver) Name() string {
+	return fmt.Sprintf("CPU emulator (%d workers)", len(d.workers))
+}
+
+// Alloc reserves n bytes of C memory filled with NaN bytes. An n of 0
+// reserves a minimal block, so that every allocation has its own address.
+func (d *Driver) Alloc(n int) (gpu.DevicePtr, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.open("Alloc"); err != nil {
+		return 0, err
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("emu: Alloc of %d bytes: size must not be negative", n)
+	}
+	size := max(n, 4)
+	if d.used+size > d.limit {
+		return 0, fmt.Errorf("emu: Alloc of %d bytes with %d of %d in use: %w", n, d.used, d.limit, gpu.ErrOutOfMemory)
+	}
+	p := C.malloc(C.size_t(size))
+	if p == nil {
+		return 0, fmt.Errorf("emu: Alloc of %d bytes: malloc failed: %w", n, gpu.ErrOutOfMemory)
+	}
+	C.memset(p, 0xff, C.size_t(size))
+	a := allocation{base: gpu.DevicePtr(uintptr(p)), size: size}
+	i := sort.Search(len(d.allocs), func(i int) bool { return d.allocs[i].base > a.base })
+	d.allocs = append(d.allocs, allocation{})
+	copy(d.allocs[i+1:], d.allocs[i:])
+	d.allocs[i] = a
+	d.used += size
+	return a.base, nil
+}
+
+// Free releases memory from Alloc.
+func (d *Driver) Free(p gpu.DevicePtr) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.open("Free"); err != nil {
+		return err
+	}
+	i := sort.Search(len(d.allocs), func(i int) bool { return d.allocs[i].base >= p })
+	if i == len(d.allocs) || d.allocs[i].base != p {
+		return fmt.Errorf("emu: Free of %#x: not an address returned by Alloc", uintptr(p))
+	}
+	C.free(pointer(p))
+	d.used -= d.allocs[i].size
+	d.allocs = append(d.allocs[:i], d.allocs[i+1:]...)
+	return nil
+}
+
+// CopyHtoD copies len(src) floats from the host to dst.
+func (d *Driver) CopyHtoD(dst gpu.DevicePtr, src []float32) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.checkRange("CopyHtoD destination", dst, len(src)); err != nil {
+		return err
+	}
+	copy(floats(dst, len(src)), src)
+	return nil
+}
+
+// CopyDtoH copies len(dst) floats from src to the host.
+func (d *Driver) CopyDtoH(dst []float32, src gpu.DevicePtr) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.checkRange("CopyDtoH source", src, len(dst)); err != nil {
+		return err
+	}
+	copy(dst, floats(src, len(dst)))
+	return nil
+}
+
+// CopyDtoD copies n floats within the device.
+func (d *Driver) CopyDtoD(dst, src gpu.DevicePtr, n int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.checkRange("CopyDtoD destination", dst, n); err != nil {
+		return err
+	}
+	if err := d.checkRange("CopyDtoD source", src, n); err != nil {
+		return err
+	}
+	copy(floats(dst, n), floats(src, n))
+	return nil
+}
+
+// Launch runs the named kernel over grid×block threads and returns when it
+// has finished.
+func (d *Driver) Launch(name string, grid, block gpu.Dim3, shared int, args ...any) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fail := func(format string, a ...any) error {
+		return fmt.Errorf("emu: launch %s grid %s block %s shared %d: %s",
+			name, dim(grid), dim(block), shared, fmt.Sprintf(format, a...))
+	}
+	if err := d.open("Launch"); err != nil {
+		return err
+	}
+	k, ok := d.kernels[name]
+	if !ok {
+		return fail("no such kernel in kernels/*.cu (after editing them, run go generate ./gpu/emu)")
+	}
+	if err := checkShape(grid, block, shared); err != nil {
+		return fail("%v", err)
+	}
+	slots, err := d.pack(k.params, args)
+	if err != nil {
+		return fail("%v", err)
+	}
+	slots = append(slots, 0) // so that &slots[0] exists for kernels without parameters
+	dims := [6]int32{int32(grid.X), int32(grid.Y), int32(grid.Z), int32(block.X), int32(block.Y), int32(block.Z)}
+	var next int64
+	var stop int32
+	nw := min(len(d.workers), grid.X*grid.Y*grid.Z)
+	msgs := make([][256]byte, nw)
+	rcs := make([]C.int, nw)
+	run := func(w int) {
+		rcs[w] = C.emu_run(d.workers[w], C.int(k.index), (*C.uint64_t)(&slots[0]),
+			(*C.int32_t)(&dims[0]), C.int32_t(shared), (*C.int64_t)(&next), (*C.int32_t)(&stop),
+			(*C.char)(unsafe.Pointer(&msgs[w][0])), C.int32_t(len(msgs[w])))
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < nw; w++ {
+		wg.Go(func() { run(w) })
+	}
+	run(0)
+	wg.Wait()
+	for w, rc := range rcs {
+		if rc != 0 {
+			return fail("%s", C.GoString((*C.char)(unsafe.Pointer(&msgs[w][0]))))
+		}
+	}
+	return nil
+}
+
+// Sgemm is cuBLAS's column-major single-precision matrix product
+// C = alpha*op(A)*op(B) + beta*C; see package gpu.
+func (d *Driver) Sgemm(transA, transB bool, m, n, k int, alpha float32, a gpu.DevicePtr, lda int, b gpu.DevicePtr, ldb int, beta float32, c gpu.DevicePtr, ldc int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.open("Sgemm"); err != nil {
+		return err
+	}
+	rowsA, colsA := m, k
+	if transA {
+		rowsA, colsA = k, m
+	}
+	rowsB, colsB := k, n
+	if transB {
+		rowsB, colsB = n, k
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("emu: Sgemm transA=%t transB=%t m=%d n=%d k=%d lda=%d ldb=%d ldc=%d: %s",
+			transA, transB, m, n, k, lda, ldb, ldc, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case m < 0 || n < 0 || k < 0:
+		return fail("sizes must not be negative")
+	case lda < max(1, rowsA):
+		return fail("lda must be at least max(1, %d)", rowsA)
+	case ldb < max(1, rowsB):
+		return fail("ldb must be at least max(1, %d)", rowsB)
+	case ldc < max(1, m):
+		return fail("ldc must be at least max(1, m)")
+	}
+	if m == 0 || n == 0 {
+		return nil
+	}
+	cs, err := d.matrix(c, m, n, ldc)
+	if err != nil {
+		return fail("C: %v", err)
+	}
+	var as, bs []float32
+	if k > 0 && alpha != 0 {
+		if as, err = d.matrix(a, rowsA, colsA, lda); err != nil {
+			return fail("A: %v", err)
+		}
+		if bs, err = d.matrix(b, rowsB, colsB, ldb); err != nil {
+			return fail("B: %v", err)
+		}
+	}
+	sgemm(transA, transB, m, n, k, alpha, as, lda, bs, ldb, beta, cs, ldc, len(d.workers))
+	return nil
+}
+
+// Synchronize returns nil: every operation has finished when it returns.
+func (d *Driver) Synchronize() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.open("Synchronize")
+}
+
+// Close frees all device memory and the workers.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.open("Close"); err != nil {
+		return err
+	}
+	for _, a := range d.allocs {
+		C.free(pointer(a.base))
+	}
+	for _, w := range d.workers {
+		C.emu_worker_free(w)
+	}
+	d.allocs, d.workers, d.used, d.closed = nil, nil, 0, true
+	return nil
+}
+
+func (d *Driver) open(op string) error {
+	if d.closed {
+		return fmt.Errorf("emu: %s on a closed driver", op)
+	}
+	return nil
+}
+
+// checkRange checks that n floats from p lie in one live allocation.
+func (d *Driver) checkRange(what string, p gpu.DevicePtr, n int) error {
+	if err := d.open(what); err != nil {
+		return err
+	}
+	if n < 0 {
+		return fmt.Errorf("emu: %s: negative length %d", what, n)
+	}
+	if !d.inAllocation(p, 4*n) {
+		return fmt.Errorf("emu: %s: %d floats at %#x are not inside one live allocation", what, n, uintptr(p))
+	}
+	return nil
+}
+
+// inAllocation reports whether the bytes [p, p+n) lie in one live allocation.
+func (d *Driver) inAllocation(p gpu.DevicePtr, n int) bool {
+	i := sort.Search(len(d.allocs), func(i int) bool { return d.allocs[i].base > p }) - 1
+	if i < 0 {
+		return false
+	}
+	a := d.allocs[i]
+	return int(p-a.base)+n <= a.size
+}
+
+// matrix returns the column-major rows×cols matrix with leading dimension ld
+// at p, after checking that it lies in one live allocation.
+func (d *Driver) matrix(p gpu.DevicePtr, rows, cols, ld int) ([]float32, error) {
+	n := ld*(cols-1) + rows
+	if !d.inAllocation(p, 4*n) {
+		return nil, fmt.Errorf("%d×%d matrix with leading dimension %d (%d floats) at %#x is not inside one live allocation",
+			rows, cols, ld, n, uintptr(p))
+	}
+	return floats(p, n), nil
+}
+
+// pack converts launch arguments to 8-byte slots, checking them against the
+// kernel's parameter codes.
+func (d *Driver) pack(params string, args []any) ([]uint64, error) {
+	if len(args) != len(params) {
+		return nil, fmt.Errorf("%d arguments for %d parameters", len(args), len(params))
+	}
+	slots := make([]uint64, len(args))
+	for i, a := range args {
+		code := params[i]
+		switch v := a.(type) {
+		case gpu.DevicePtr:
+			if code != 'p' && code != 'c' {
+				return nil, fmt.Errorf("argument %d is a gpu.DevicePtr for a parameter of type %s", i, paramType(code))
+			}
+			if v != 0 && !d.inAllocation(v, 0) {
+				return nil, fmt.Errorf("argument %d: device pointer %#x is not in a live allocation", i, uintptr(v))
+			}
+			slots[i] = uint64(v)
+		case int:
+			if code != 'i' {
+				return nil, fmt.Errorf("argument %d is an int for a parameter of type %s", i, paramType(code))
+			}
+			if v < math.MinInt32 || v > math.MaxInt32 {
+				return nil, fmt.Errorf("argument %d: %d does not fit a 32-bit int", i, v)
+			}
+			slots[i] = uint64(int64(v))
+		case float32:
+			if code != 'f' {
+				return nil, fmt.Errorf("argument %d is a float32 for a parameter of type %s", i, paramType(code))
+			}
+			slots[i] = uint64(math.Float32bits(v))
+		case uint64:
+			if code != 'u' {
+				return nil, fmt.Errorf("argument %d is a uint64 for a parameter of type %s", i, paramType(code))
+			}
+			slots[i] = v
+		default:
+			return nil, fmt.Errorf("argument %d has Go type %T; want gpu.DevicePtr, int, float32 or uint64 (parameter of type %s)", i, a, paramType(code))
+		}
+	}
+	return slots, nil
+}
+
+// paramType names the C type of a parameter code.
+func paramType(code byte) string {
+	switch code {
+	case 'p':
+		return "float*"
+	case 'c':
+		return "const float*"
+	case 'i':
+		return "int"
+	case 'f':
+		return "float"
+	case 'u':
+		return "unsigned long long"
+	}
+	return fmt.Sprintf("code %q", code)
+}
+
+// checkShape checks a launch shape against CUDA's limits.
+func checkShape(grid, block gpu.Dim3, shared int) error {
+	switch {
+	case block.X < 1 || block.Y < 1 || block.Z < 1:
+		return fmt.Errorf("block dimensions must be at least 1")
+	case block.X > 1024 || block.Y > 1024 || block.Z > 64:
+		return fmt.Errorf("block dimensions must be at most (1024,1024,64)")
+	case block.X*block.Y*block.Z > 1024:
+		return fmt.Errorf("%d threads per block; at most 1024", block.X*block.Y*block.Z)
+	case grid.X < 1 || grid.Y < 1 || grid.Z < 1:
+		return fmt.Errorf("grid dimensions must be at least 1")
+	case grid.X > math.MaxInt32 || grid.Y > 65535 || grid.Z > 65535:
+		return fmt.Errorf("grid dimensions must be at most (2147483647,65535,65535)")
+	case shared < 0 || shared > maxSharedBytes:
+		return fmt.Errorf("dynamic shared memory must be 0 to %d bytes", maxSharedBytes)
+	}
+	return nil
+}
+
+func dim(d gpu.Dim3) string { return fmt.Sprintf("(%d,%d,%d)", d.X, d.Y, d.Z) }
+
+// pointer converts a device address, which is C memory, to a pointer.
+func pointer(p gpu.DevicePtr) unsafe.Pointer {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&p))
+}
+
+// floats views n floats of device memory at p.
+func floats(p gpu.DevicePtr, n int) []float32 {
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(pointer(p)), n)
+}

@@ -1,0 +1,130 @@
+package emu_test
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/vaegan-go/vaegan/gpu"
+	"github.com/vaegan-go/vaegan/gpu/emu"
+	"github.com/vaegan-go/vaegan/gpu/emu/drivertest"
+)
+
+func newDriver(t testing.TB, workers int, opts ...emu.Option) *emu.Driver {
+	d := emu.New(workers, opts...)
+	t.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return d
+}
+
+// TestDriver runs the driver test suite on the emulator with several
+// workers, so that blocks run in parallel.
+func TestDriver(t *testing.T) {
+	drivertest.Run(t, newDriver(t, 3))
+}
+
+func TestFreshMemoryIsNaN(t *testing.T) {
+	d := newDriver(t, 1)
+	for _, v := range drivertest.Download(t, d, drivertest.Alloc(t, d, 5), 5) {
+		if !math.IsNaN(float64(v)) {
+			t.Fatalf("fresh memory holds %v, want NaN", v)
+		}
+	}
+}
+
+func TestLaunchErrors(t *testing.T) {
+	d := newDriver(t, 2)
+	x := drivertest.Alloc(t, d, 64)
+	one := gpu.Dim3{X: 1, Y: 1, Z: 1}
+	b64 := gpu.Dim3{X: 64, Y: 1, Z: 1}
+	cases := []struct {
+		name        string
+		kernel      string
+		grid, block gpu.Dim3
+		shared      int
+		args        []any
+		want        string
+	}{
+		{"unknown kernel", "no_such_kernel", one, one, 0, nil, "no such kernel"},
+		{"too few arguments", "emutest_affine", one, b64, 0, []any{x, x, 64}, "3 arguments for 5 parameters"},
+		{"float64 argument", "emutest_affine", one, b64, 0, []any{x, x, 64, 1.5, float32(0)}, "Go type float64"},
+		{"int for float", "emutest_affine", one, b64, 0, []any{x, x, 64, 1, float32(0)}, "int for a parameter of type float"},
+		{"pointer for int", "emutest_affine", one, b64, 0, []any{x, x, x, float32(1), float32(0)}, "DevicePtr for a parameter of type int"},
+		{"int overflow", "emutest_affine", one, b64, 0, []any{x, x, 1 << 40, float32(1), float32(0)}, "32-bit int"},
+		{"stray pointer", "emutest_affine", one, b64, 0, []any{x, gpu.DevicePtr(16), 64, float32(1), float32(0)}, "not in a live allocation"},
+		{"1025 threads", "emutest_bad_barrier", one, gpu.Dim3{X: 1025, Y: 1, Z: 1}, 0, []any{x, 1}, "at most (1024,1024,64)"},
+		{"32×64 threads", "emutest_bad_barrier", one, gpu.Dim3{X: 32, Y: 64, Z: 1}, 0, []any{x, 1}, "2048 threads per block"},
+		{"empty block", "emutest_bad_barrier", one, gpu.Dim3{X: 0, Y: 1, Z: 1}, 0, []any{x, 1}, "at least 1"},
+		{"grid y", "emutest_bad_barrier", gpu.Dim3{X: 1, Y: 65536, Z: 1}, one, 0, []any{x, 1}, "grid dimensions"},
+		{"shared", "emutest_reverse", one, b64, 48<<10 + 4, []any{x, x, 64}, "dynamic shared memory"},
+		{"partial barrier", "emutest_bad_barrier", gpu.Dim3{X: 2, Y: 1, Z: 1}, b64, 0, []any{x, 10}, "__syncthreads reached by 10 of 64 threads"},
+	}
+	for _, c := range cases {
+		err := d.Launch(c.kernel, c.grid, c.block, c.shared, c.args...)
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		shape := "launch " + c.kernel + " grid (" // the error names the kernel and its shape
+		if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), shape) {
+			t.Errorf("%s: error %q, want it to contain %q and %q", c.name, err, c.want, shape)
+		}
+	}
+	// The driver still works after the failed launches.
+	drivertest.Launch(t, d, "emutest_affine", one, b64, 0, x, x, 0, float32(1), float32(0))
+}
+
+func TestMemoryErrors(t *testing.T) {
+	d := newDriver(t, 1, emu.WithMemoryLimit(1000))
+	p, err := d.Alloc(800)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Alloc(400); !errors.Is(err, gpu.ErrOutOfMemory) || !strings.Contains(err.Error(), "400 bytes") {
+		t.Errorf("Alloc beyond the limit: error %v, want gpu.ErrOutOfMemory naming 400 bytes", err)
+	}
+	if _, err := d.Alloc(-1); err == nil {
+		t.Error("Alloc(-1): no error")
+	}
+	if err := d.CopyHtoD(p+4, make([]float32, 200)); err == nil || !strings.Contains(err.Error(), "not inside one live allocation") {
+		t.Errorf("CopyHtoD past the end: error %v", err)
+	}
+	if err := d.CopyDtoD(p, p+400, 101); err == nil {
+		t.Error("CopyDtoD past the end: no error")
+	}
+	if err := d.Free(p + 4); err == nil {
+		t.Error("Free of an inner address: no error")
+	}
+	if err := d.Free(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Free(p); err == nil {
+		t.Error("double Free: no error")
+	}
+	if err := d.CopyDtoH(make([]float32, 1), p); err == nil {
+		t.Error("CopyDtoH from freed memory: no error")
+	}
+	if _, err := d.Alloc(1000); err != nil {
+		t.Errorf("Alloc of the whole limit after Free: %v", err)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	d := emu.New(1)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Alloc(4); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Alloc after Close: error %v, want one saying the driver is closed", err)
+	}
+}
+
+// BenchmarkBlockSum1M reduces 2^20 floats in 256-thread blocks on
+// GOMAXPROCS workers.
+func BenchmarkBlockSum1M(b *testing.B) {
+	drivertest.BenchBlockSum(b, newDriver(b, 0))
+}
