@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"github.com/vaegan-go/vaegan/backend"
 )
@@ -23,7 +22,7 @@ type pool struct {
 	threads int
 	start   chan struct{} // one token per helper wanted for the current task
 	done    sync.WaitGroup
-	next    atomic.Int64 // the next item to hand out
+	workers int // workers taking part in the current task
 	task    task
 	cols    [][]float32 // per-worker im2col buffers
 	accs    [][]float32 // per-worker accumulators (weight gradients)
@@ -53,13 +52,12 @@ func (p *pool) helper(w int) {
 // stop ends the helper goroutines.
 func (p *pool) stop() { close(p.start) }
 
-// work runs items of the current task until none are left.
+// work runs worker w's share of the current task: a fixed contiguous range
+// of items, so that which worker sums which items (and so every floating-point
+// result) depends only on the number of threads.
 func (p *pool) work(w int) {
-	for {
-		i := int(p.next.Add(1) - 1)
-		if i >= p.task.n {
-			return
-		}
+	n := p.task.n
+	for i := w * n / p.workers; i < (w+1)*n/p.workers; i++ {
 		p.task.run(p, w, i)
 	}
 }
@@ -67,8 +65,8 @@ func (p *pool) work(w int) {
 // do runs t over all its items and returns when they are done.
 func (p *pool) do(t task) {
 	p.task = t
-	p.next.Store(0)
-	helpers := min(p.threads-1, t.n-1)
+	helpers := max(min(p.threads-1, t.n-1), 0)
+	p.workers = helpers + 1
 	if helpers > 0 {
 		p.done.Add(helpers)
 		for range helpers {
