@@ -2,13 +2,26 @@ package cpu
 
 import "github.com/vaegan-go/vaegan/backend"
 
-// The convolutions work one image at a time. For image n the column matrix
-// col [C*R*R, OH*OW] holds, in row (c*R+ky)*R+kx and column oy*OW+ox, the
-// input pixel x[n, c, oy*Stride-Pad+ky, ox*Stride-Pad+kx] (zero outside the
-// image), so that y[n] = w·col with w viewed as [K, C*R*R].
+// The convolutions work on chunks of nb consecutive images of the batch,
+// each chunk with one matrix product. The column matrix col
+// [C*R*R, nb*OH*OW] holds, in row (c*R+ky)*R+kx and column i*OH*OW+oy*OW+ox,
+// the input pixel x[n0+i, c, oy*Stride-Pad+ky, ox*Stride-Pad+kx] (zero
+// outside the image), so that the chunk's output, laid out as
+// out [K, nb*OH*OW], is w·col with w viewed as [K, C*R*R]. Out is permuted
+// to and from y's [nb, K, OH*OW] layout. The chunk size depends on the
+// geometry alone, so that every result does too.
+
+// colBudget bounds the elements of the column matrix of one chunk (it holds
+// at least one image).
+const colBudget = 1 << 22
 
 // colRows is the number of rows of the column matrix.
 func colRows(g backend.ConvGeom) int { return g.C * g.R * g.R }
+
+// chunkImages is the number of images per chunk.
+func chunkImages(g backend.ConvGeom) int {
+	return max(min(colBudget/(colRows(g)*g.OH*g.OW), g.N), 1)
+}
 
 // validCols returns the range [lo, hi) of output columns ox whose input
 // column ox*Stride-Pad+kx lies inside [0, W).
@@ -24,81 +37,136 @@ func validCols(g backend.ConvGeom, kx int) (lo, hi int) {
 	return min(lo, hi), hi
 }
 
-// im2col fills col from one image x [C, H, W].
-func im2col(g backend.ConvGeom, x, col []float32) {
-	ohw := g.OH * g.OW
-	for c := 0; c < g.C; c++ {
-		for ky := 0; ky < g.R; ky++ {
-			for kx := 0; kx < g.R; kx++ {
-				row := col[((c*g.R+ky)*g.R+kx)*ohw:][:ohw]
-				lo, hi := validCols(g, kx)
-				for oy := 0; oy < g.OH; oy++ {
-					dst := row[oy*g.OW : (oy+1)*g.OW]
-					iy := oy*g.Stride - g.Pad + ky
-					if iy < 0 || iy >= g.H {
-						clear(dst)
-						continue
-					}
-					src := x[(c*g.H+iy)*g.W:][:g.W]
-					clear(dst[:lo])
+// im2col fills the rows of channel c of col (row length ld) in the columns
+// [0, OH*OW) of col, from the channel's plane x [H, W].
+func im2col(g backend.ConvGeom, x, col []float32, ld, c int) {
+	for ky := 0; ky < g.R; ky++ {
+		for kx := 0; kx < g.R; kx++ {
+			row := col[((c*g.R+ky)*g.R+kx)*ld:][:g.OH*g.OW]
+			lo, hi := validCols(g, kx)
+			for oy := 0; oy < g.OH; oy++ {
+				dst := row[oy*g.OW : (oy+1)*g.OW]
+				iy := oy*g.Stride - g.Pad + ky
+				if iy < 0 || iy >= g.H {
+					clear(dst)
+					continue
+				}
+				src := x[iy*g.W:][:g.W]
+				clear(dst[:lo])
+				if g.Stride == 1 {
+					copy(dst[lo:hi], src[lo-g.Pad+kx:])
+				} else {
 					ix := lo*g.Stride - g.Pad + kx
 					for ox := lo; ox < hi; ox++ {
 						dst[ox] = src[ix]
 						ix += g.Stride
 					}
-					clear(dst[hi:])
+				}
+				clear(dst[hi:])
+			}
+		}
+	}
+}
+
+// col2im sets the plane dx [H, W] of channel c to the sum of the entries of
+// col (row length ld, columns [0, OH*OW)) that im2col took from each pixel.
+func col2im(g backend.ConvGeom, col, dx []float32, ld, c int) {
+	clear(dx)
+	for ky := 0; ky < g.R; ky++ {
+		for kx := 0; kx < g.R; kx++ {
+			row := col[((c*g.R+ky)*g.R+kx)*ld:][:g.OH*g.OW]
+			lo, hi := validCols(g, kx)
+			for oy := 0; oy < g.OH; oy++ {
+				iy := oy*g.Stride - g.Pad + ky
+				if iy < 0 || iy >= g.H {
+					continue
+				}
+				src := row[oy*g.OW : (oy+1)*g.OW]
+				dst := dx[iy*g.W:][:g.W]
+				ix := lo*g.Stride - g.Pad + kx
+				for ox := lo; ox < hi; ox++ {
+					dst[ix] += src[ox]
+					ix += g.Stride
 				}
 			}
 		}
 	}
 }
 
-// col2im adds every entry of col into the pixel of dx [C, H, W] it was
-// taken from by im2col.
-func col2im(g backend.ConvGeom, col, dx []float32) {
-	ohw := g.OH * g.OW
-	for c := 0; c < g.C; c++ {
-		for ky := 0; ky < g.R; ky++ {
-			for kx := 0; kx < g.R; kx++ {
-				row := col[((c*g.R+ky)*g.R+kx)*ohw:][:ohw]
-				lo, hi := validCols(g, kx)
-				for oy := 0; oy < g.OH; oy++ {
-					iy := oy*g.Stride - g.Pad + ky
-					if iy < 0 || iy >= g.H {
-						continue
-					}
-					src := row[oy*g.OW : (oy+1)*g.OW]
-					dst := dx[(c*g.H+iy)*g.W:][:g.W]
-					ix := lo*g.Stride - g.Pad + kx
-					for ox := lo; ox < hi; ox++ {
-						dst[ix] += src[ox]
-						ix += g.Stride
-					}
-				}
-			}
-		}
+// im2colItem fills the column matrix t.c (row length t.i[0]) for item
+// i*C+c, channel c of image i of the chunk t.a [nb, C, H, W].
+func im2colItem(t *task, _, item int) {
+	g, ld := t.g, t.i[0]
+	i, c := item/g.C, item%g.C
+	hw, ohw := g.H*g.W, g.OH*g.OW
+	im2col(g, t.a[(i*g.C+c)*hw:][:hw], t.c[i*ohw:], ld, c)
+}
+
+// col2imItem sets channel c of image i of the chunk t.c [nb, C, H, W] from
+// the column matrix t.a (row length t.i[0]), for item i*C+c.
+func col2imItem(t *task, _, item int) {
+	g, ld := t.g, t.i[0]
+	i, c := item/g.C, item%g.C
+	hw, ohw := g.H*g.W, g.OH*g.OW
+	col2im(g, t.a[i*ohw:], t.c[(i*g.C+c)*hw:][:hw], ld, c)
+}
+
+// toBatchItem copies image i's columns of t.a [K, nb*OH*OW] into t.c
+// [nb, K, OH*OW].
+func toBatchItem(t *task, _, i int) {
+	g := t.g
+	ohw, ld := g.OH*g.OW, t.i[0]
+	for k := 0; k < g.K; k++ {
+		copy(t.c[(i*g.K+k)*ohw:][:ohw], t.a[k*ld+i*ohw:][:ohw])
+	}
+}
+
+// fromBatchItem copies image i of t.a [nb, K, OH*OW] into its columns of
+// t.c [K, nb*OH*OW].
+func fromBatchItem(t *task, _, i int) {
+	g := t.g
+	ohw, ld := g.OH*g.OW, t.i[0]
+	for k := 0; k < g.K; k++ {
+		copy(t.c[k*ld+i*ohw:][:ohw], t.a[(i*g.K+k)*ohw:][:ohw])
 	}
 }
 
 // convOK reports whether g has any output pixel.
 func convOK(g backend.ConvGeom) bool { return g.N > 0 && g.OH > 0 && g.OW > 0 }
 
+// convScratch returns the column matrix and the permuted output of a chunk
+// of nb images, grown at most once per new maximum.
+func (b *Backend) convScratch(g backend.ConvGeom, nb int) (col, out []float32) {
+	ohw := g.OH * g.OW
+	b.col = grow(b.col, colRows(g)*nb*ohw)
+	b.out = grow(b.out, g.K*nb*ohw)
+	return b.col[:colRows(g)*nb*ohw], b.out[:g.K*nb*ohw]
+}
+
+// grow returns s if it holds n elements, else a new slice of n.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:cap(s)]
+}
+
 // ConvForward sets y = conv(x, w).
 func (b *Backend) ConvForward(g backend.ConvGeom, x, w, y backend.Tensor) {
 	if !convOK(g) {
 		return
 	}
-	b.p.scratch(colRows(g)*g.OH*g.OW, 0)
-	b.p.do(task{run: convForwardImage, n: g.N, g: g, a: data(x), b: data(w), c: data(y)})
-}
-
-// convForwardImage is ConvForward for image n: a = x, b = w, c = y.
-func convForwardImage(p *pool, worker, n int) {
-	g, t := p.task.g, &p.task
-	crr, ohw := colRows(g), g.OH*g.OW
-	col := p.cols[worker][:crr*ohw]
-	im2col(g, t.a[n*g.C*g.H*g.W:][:g.C*g.H*g.W], col)
-	gemm(false, false, g.K, ohw, crr, 1, t.b, crr, col, ohw, 0, t.c[n*g.K*ohw:][:g.K*ohw], ohw)
+	xs, ws, ys := data(x), data(w), data(y)
+	chw, khw, ohw, crr := g.C*g.H*g.W, g.K*g.OH*g.OW, g.OH*g.OW, colRows(g)
+	nb := chunkImages(g)
+	for n0 := 0; n0 < g.N; n0 += nb {
+		m := min(nb, g.N-n0)
+		col, out := b.convScratch(g, m)
+		ld := m * ohw
+		b.p.do(task{run: im2colItem, n: m * g.C, g: g, a: xs[n0*chw:][:m*chw], c: col, i: [4]int{ld}})
+		b.gemm(false, false, g.K, ld, crr, 1, ws, crr, col, ld, 0, out, ld)
+		b.p.do(task{run: toBatchItem, n: m, g: g, a: out, c: ys[n0*khw:][:m*khw], i: [4]int{ld}})
+	}
 }
 
 // ConvBackwardData sets dx = convᵀ(dy, w).
@@ -107,51 +175,34 @@ func (b *Backend) ConvBackwardData(g backend.ConvGeom, dy, w, dx backend.Tensor)
 		clear(data(dx))
 		return
 	}
-	b.p.scratch(colRows(g)*g.OH*g.OW, 0)
-	b.p.do(task{run: convBackwardDataImage, n: g.N, g: g, a: data(dy), b: data(w), c: data(dx)})
+	dys, ws, dxs := data(dy), data(w), data(dx)
+	chw, khw, ohw, crr := g.C*g.H*g.W, g.K*g.OH*g.OW, g.OH*g.OW, colRows(g)
+	nb := chunkImages(g)
+	for n0 := 0; n0 < g.N; n0 += nb {
+		m := min(nb, g.N-n0)
+		col, out := b.convScratch(g, m)
+		ld := m * ohw
+		b.p.do(task{run: fromBatchItem, n: m, g: g, a: dys[n0*khw:][:m*khw], c: out, i: [4]int{ld}})
+		b.gemm(true, false, crr, ld, g.K, 1, ws, crr, out, ld, 0, col, ld)
+		b.p.do(task{run: col2imItem, n: m * g.C, g: g, a: col, c: dxs[n0*chw:][:m*chw], i: [4]int{ld}})
+	}
 }
 
-// convBackwardDataImage is ConvBackwardData for image n: a = dy, b = w,
-// c = dx.
-func convBackwardDataImage(p *pool, worker, n int) {
-	g, t := p.task.g, &p.task
-	crr, ohw, chw := colRows(g), g.OH*g.OW, g.C*g.H*g.W
-	col := p.cols[worker][:crr*ohw]
-	gemm(true, false, crr, ohw, g.K, 1, t.b, crr, t.a[n*g.K*ohw:][:g.K*ohw], ohw, 0, col, ohw)
-	dx := t.c[n*chw:][:chw]
-	clear(dx)
-	col2im(g, col, dx)
-}
-
-// ConvBackwardFilter accumulates dw += Σ_n dy[n]·col(x[n])ᵀ. Each worker
-// sums its images into its own accumulator; the accumulators are then added
-// into dw.
+// ConvBackwardFilter accumulates dw += Σ_n dy[n]·col(x[n])ᵀ, one chunk after
+// the other.
 func (b *Backend) ConvBackwardFilter(g backend.ConvGeom, x, dy, dw backend.Tensor) {
 	if !convOK(g) {
 		return
 	}
-	crr := colRows(g)
-	size := g.K * crr
-	b.p.scratch(crr*g.OH*g.OW, size)
-	// Any worker may take part, so all accumulators are cleared and summed.
-	for w := range b.p.threads {
-		clear(b.p.accs[w][:size])
+	xs, dys, dws := data(x), data(dy), data(dw)
+	chw, khw, ohw, crr := g.C*g.H*g.W, g.K*g.OH*g.OW, g.OH*g.OW, colRows(g)
+	nb := chunkImages(g)
+	for n0 := 0; n0 < g.N; n0 += nb {
+		m := min(nb, g.N-n0)
+		col, out := b.convScratch(g, m)
+		ld := m * ohw
+		b.p.do(task{run: im2colItem, n: m * g.C, g: g, a: xs[n0*chw:][:m*chw], c: col, i: [4]int{ld}})
+		b.p.do(task{run: fromBatchItem, n: m, g: g, a: dys[n0*khw:][:m*khw], c: out, i: [4]int{ld}})
+		b.gemm(false, true, g.K, crr, ld, 1, out, ld, col, ld, 1, dws[:g.K*crr], crr)
 	}
-	b.p.do(task{run: convBackwardFilterImage, n: g.N, g: g, a: data(x), b: data(dy)})
-	d := data(dw)[:size]
-	for w := range b.p.threads {
-		for i, v := range b.p.accs[w][:size] {
-			d[i] += v
-		}
-	}
-}
-
-// convBackwardFilterImage adds image n's weight gradient to the worker's
-// accumulator: a = x, b = dy.
-func convBackwardFilterImage(p *pool, worker, n int) {
-	g, t := p.task.g, &p.task
-	crr, ohw, chw := colRows(g), g.OH*g.OW, g.C*g.H*g.W
-	col := p.cols[worker][:crr*ohw]
-	im2col(g, t.a[n*chw:][:chw], col)
-	gemm(false, true, g.K, crr, ohw, 1, t.b[n*g.K*ohw:][:g.K*ohw], ohw, col, ohw, 1, p.accs[worker][:g.K*crr], crr)
 }

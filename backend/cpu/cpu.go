@@ -19,19 +19,28 @@ func (b Buf) Len() int { return len(b) }
 // concurrent use: its operations run one at a time, each possibly spread over
 // the worker pool.
 type Backend struct {
-	p *pool
+	p        *pool
+	openBLAS bool      // products run in OpenBLAS, else in gonum
+	col, out []float32 // convolution scratch (conv.go)
+	part     []float64 // per-item partial sums of reductions
 }
 
 var _ backend.Backend = (*Backend)(nil)
 
-// New returns a CPU backend whose convolutions run on threads workers
-// (at least one; the calling goroutine is one of them).
+// New returns a CPU backend that runs on threads threads (at least one; the
+// calling goroutine is one of them). Its matrix products run in OpenBLAS,
+// loaded at run time, when the system has it, else in gonum.
 func New(threads int) *Backend {
+	return newBackend(threads, loadOpenBLAS())
+}
+
+// newBackend is New with the choice of matrix products made by the caller.
+func newBackend(threads int, openBLAS bool) *Backend {
 	if threads < 1 {
 		threads = 1
 	}
 	p := newPool(threads)
-	b := &Backend{p: p}
+	b := &Backend{p: p, openBLAS: openBLAS}
 	// The workers hold only the pool, so b can become unreachable; stop them
 	// then.
 	runtime.AddCleanup(b, func(p *pool) { p.stop() }, p)
@@ -47,8 +56,15 @@ func data(t backend.Tensor) []float32 {
 	return t.Buf.(Buf)[t.Off : t.Off+n : t.Off+n]
 }
 
-// Name reports "cpu" and the number of worker threads.
-func (b *Backend) Name() string { return fmt.Sprintf("cpu (%d threads)", b.p.threads) }
+// Name reports "cpu", the number of threads and the library of the matrix
+// products, e.g. "cpu (2 threads, OpenBLAS OpenMP)".
+func (b *Backend) Name() string {
+	lib := "gonum"
+	if b.openBLAS {
+		lib = "OpenBLAS " + openBLASKind
+	}
+	return fmt.Sprintf("cpu (%d threads, %s)", b.p.threads, lib)
+}
 
 // New allocates a zeroed tensor of the given shape.
 func (b *Backend) New(shape ...int) backend.Tensor {
@@ -113,11 +129,14 @@ func (b *Backend) Gemm(transA, transB bool, m, n, k int, alpha float32, a, bm ba
 	if transB {
 		ldb = k
 	}
-	gemm(transA, transB, m, n, k, alpha, data(a), lda, data(bm), ldb, beta, data(c), n)
+	b.gemm(transA, transB, m, n, k, alpha, data(a), lda, data(bm), ldb, beta, data(c), n)
 }
 
-// gemm is blas32's row-major Sgemm, extended to empty matrices.
-func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// gemm is the row-major Sgemm of OpenBLAS (on the backend's threads) or of
+// gonum's blas32, extended to empty matrices. It is called from the calling
+// goroutine only, never from the pool's workers, so that OpenBLAS's threads
+// and the pool's never compete for the cores.
+func (b *Backend) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -134,6 +153,22 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		}
 		return
 	}
+	if b.openBLAS {
+		// OpenBLAS reads the slices through pointers: check their lengths
+		// as gonum would.
+		ra, ca, rb, cb := m, k, k, n
+		if transA {
+			ra, ca = k, m
+		}
+		if transB {
+			rb, cb = n, k
+		}
+		if len(a) < (ra-1)*lda+ca || len(bm) < (rb-1)*ldb+cb || len(c) < (m-1)*ldc+n {
+			panic("cpu: Gemm operand too short")
+		}
+		openBLASGemm(b.p.threads, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
+		return
+	}
 	tA, tB := blas.NoTrans, blas.NoTrans
 	if transA {
 		tA = blas.Trans
@@ -141,7 +176,7 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	if transB {
 		tB = blas.Trans
 	}
-	blas32.Implementation().Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	blas32.Implementation().Sgemm(tA, tB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
 }
 
 // Sync does nothing: every CPU operation has finished when it returns.

@@ -10,31 +10,27 @@ import (
 // [0, n), on some worker. Its fields are the operation's arguments; run is a
 // plain function, not a closure, so that starting a task allocates nothing.
 type task struct {
-	run     func(p *pool, worker, item int)
-	n       int
-	g       backend.ConvGeom
-	a, b, c []float32
+	run        func(t *task, worker, item int)
+	n          int
+	g          backend.ConvGeom
+	a, b, c, d []float32
+	e          []float64  // per-item partial sums
+	f          [6]float32 // scalar arguments
+	i          [4]int     // integer arguments
 }
 
 // pool is a fixed set of worker goroutines plus the calling goroutine
-// (worker 0), each with its own scratch buffers.
+// (worker 0).
 type pool struct {
 	threads int
 	start   chan struct{} // one token per helper wanted for the current task
 	done    sync.WaitGroup
 	workers int // workers taking part in the current task
 	task    task
-	cols    [][]float32 // per-worker im2col buffers
-	accs    [][]float32 // per-worker accumulators (weight gradients)
 }
 
 func newPool(threads int) *pool {
-	p := &pool{
-		threads: threads,
-		start:   make(chan struct{}),
-		cols:    make([][]float32, threads),
-		accs:    make([][]float32, threads),
-	}
+	p := &pool{threads: threads, start: make(chan struct{})}
 	for w := 1; w < threads; w++ {
 		go p.helper(w)
 	}
@@ -53,12 +49,12 @@ func (p *pool) helper(w int) {
 func (p *pool) stop() { close(p.start) }
 
 // work runs worker w's share of the current task: a fixed contiguous range
-// of items, so that which worker sums which items (and so every floating-point
-// result) depends only on the number of threads.
+// of items, so that which worker computes which items depends only on the
+// number of threads.
 func (p *pool) work(w int) {
 	n := p.task.n
 	for i := w * n / p.workers; i < (w+1)*n/p.workers; i++ {
-		p.task.run(p, w, i)
+		p.task.run(&p.task, w, i)
 	}
 }
 
@@ -78,16 +74,19 @@ func (p *pool) do(t task) {
 	p.task = task{}
 }
 
-// scratch makes every worker's column buffer hold at least cols elements
-// and its accumulator at least accs elements, growing them at most once per
-// new maximum.
-func (p *pool) scratch(cols, accs int) {
-	for w := range p.threads {
-		if cap(p.cols[w]) < cols {
-			p.cols[w] = make([]float32, cols)
-		}
-		if cap(p.accs[w]) < accs {
-			p.accs[w] = make([]float32, accs)
-		}
-	}
+// chunkLen is the number of elements of one item of an elementwise task.
+// Work below it runs on the calling goroutine alone: waking a helper costs
+// more than it saves.
+const chunkLen = 16384
+
+// chunks is the number of items an elementwise task over n elements is cut
+// into: a function of n alone, so that partial sums are added in the same
+// order whatever the number of threads.
+func chunks(n int) int { return max((n+chunkLen-1)/chunkLen, 1) }
+
+// span is the element range [lo, hi) of item i of n elements cut into
+// chunks(n) items.
+func span(n, i int) (lo, hi int) {
+	k := chunks(n)
+	return i * n / k, (i + 1) * n / k
 }

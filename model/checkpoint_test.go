@@ -1,0 +1,172 @@
+package model
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vaegan-go/vaegan/backend"
+	"github.com/vaegan-go/vaegan/backend/cpu"
+	"github.com/vaegan-go/vaegan/checkpoint"
+)
+
+// batchFor returns a deterministic batch of images in [-1, 1] for step s.
+func batchFor(a *Arch, n, s int) []float32 {
+	x := make([]float32, n*a.ImageLen())
+	for i := range x {
+		x[i] = 2*float32((i*7+s*13)%29)/28 - 1
+	}
+	return x
+}
+
+func download(b backend.Backend, t backend.Tensor) []float32 {
+	h := make([]float32, t.Len())
+	b.Download(h, t)
+	return h
+}
+
+// Training k steps, saving, loading into a fresh trainer and training the
+// rest must give bit-identical parameters to training straight through.
+func TestResumeIsExact(t *testing.T) {
+	for _, m := range ModelNames {
+		t.Run(m, func(t *testing.T) {
+			cfg := Config{Arch: "mnist", Model: m, Batch: 4, Optim: OptimConfig{Kind: "adam"}, Seed: 3}
+			if m == VAE {
+				cfg.Optim.Kind = "rmsprop"
+			}
+			a, _ := LookupArch("mnist")
+			straight, err := NewTrainer(cpu.New(2), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for s := 0; s < 4; s++ {
+				if _, err := straight.Step(batchFor(a, 4, s)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			first, _ := NewTrainer(cpu.New(2), cfg)
+			for s := 0; s < 2; s++ {
+				if _, err := first.Step(batchFor(a, 4, s)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path := filepath.Join(t.TempDir(), "ckpt.safetensors")
+			if err := first.Save(path, map[string]string{"extra": "1"}); err != nil {
+				t.Fatal(err)
+			}
+			f, err := checkpoint.Read(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c2, err := ConfigOf(f)
+			if err != nil || c2 != cfg {
+				t.Fatalf("ConfigOf = %+v, %v; want %+v", c2, err, cfg)
+			}
+			resumed, _ := NewTrainer(cpu.New(2), c2)
+			if err := resumed.Load(f, false); err != nil {
+				t.Fatal(err)
+			}
+			for s := 2; s < 4; s++ {
+				if _, err := resumed.Step(batchFor(a, 4, s)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, ps := range straight.nets() {
+				if ps == nil {
+					continue
+				}
+				want, got := download(straight.B, ps.W), download(resumed.B, resumed.nets()[i].W)
+				for j := range want {
+					if want[j] != got[j] {
+						t.Fatalf("%s parameter %d: resumed %v, straight %v", netNames[i], j, got[j], want[j])
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestLoadRejectsOtherModels(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(arch, m string) *Trainer {
+		tr, err := NewTrainer(cpu.New(1), Config{Arch: arch, Model: m, Batch: 2, Optim: OptimConfig{Kind: "adam"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	path := filepath.Join(dir, "vae.safetensors")
+	if err := mk("mnist", VAE).Save(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := checkpoint.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ arch, model, want string }{
+		{"mnist", VAEGAN, `model "vae", want "vaegan"`},
+		{"celeba64", VAE, `architecture "mnist", want "celeba64"`},
+	} {
+		err := mk(c.arch, c.model).Load(f, true)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("loading a mnist vae checkpoint into %s %s: %v, want an error naming the file and %q", c.arch, c.model, err, c.want)
+		}
+	}
+}
+
+// Checkpoints load into the PyTorch modules of reference/torch by the spec's
+// names (load_state_dict with strict=True).
+func TestCheckpointLoadsInPyTorch(t *testing.T) {
+	py := "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		t.Skip("no /usr/bin/python3")
+	}
+	if err := exec.Command(py, "-c", "import torch").Run(); err != nil {
+		t.Skip("python3 has no torch (apt-get install python3-torch)")
+	}
+	dir := t.TempDir()
+	for _, arch := range ArchNames() {
+		for _, m := range ModelNames {
+			tr, err := NewTrainer(cpu.New(2), Config{Arch: arch, Model: m, Batch: 2, Optim: OptimConfig{Kind: "adam"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, arch+"_"+m+".safetensors")
+			if err := tr.Save(path, nil); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(py, "../reference/torch/load_check.py", path).CombinedOutput()
+			if err != nil || !strings.HasPrefix(string(out), "ok ") {
+				t.Errorf("%s %s: load_check.py: %v\n%s", arch, m, err, out)
+			}
+		}
+	}
+}
+
+func TestNaNLossStopsTheStep(t *testing.T) {
+	tr, err := NewTrainer(cpu.New(1), Config{Arch: "mnist", Model: VAEGAN, Batch: 2, Optim: OptimConfig{Kind: "adam"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := tr.Arch
+	x := batchFor(a, 2, 0)
+	x[5] = float32(nanValue())
+	before := download(tr.B, tr.Nets.Dec.W)
+	_, err = tr.Step(x)
+	if err == nil || !strings.Contains(err.Error(), "step 1") || !strings.Contains(err.Error(), "NaN") {
+		t.Fatalf("Step with a NaN pixel: %v, want an error naming step 1 and the NaN loss", err)
+	}
+	after := download(tr.B, tr.Nets.Dec.W)
+	for i := range before {
+		if before[i] != after[i] {
+			t.Fatal("a step whose loss was NaN updated the decoder")
+		}
+	}
+	if tr.Steps != 0 {
+		t.Errorf("Steps = %d after a failed step, want 0", tr.Steps)
+	}
+}
+
+func nanValue() float64 { var z float64; return z / z }
