@@ -36,16 +36,21 @@ func (o op) unit() string {
 	return "GB/s"
 }
 
+// hostRandom returns n values drawn uniformly from [lo, hi) with seed.
+func hostRandom(seed uint64, lo, hi float32, n int) []float32 {
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	xs := make([]float32, n)
+	for i := range xs {
+		xs[i] = lo + (hi-lo)*r.Float32()
+	}
+	return xs
+}
+
 // random returns a tensor of the given shape on b holding values drawn
 // uniformly from [lo, hi) with seed.
 func random(b backend.Backend, seed uint64, lo, hi float32, shape ...int) backend.Tensor {
 	t := b.New(shape...)
-	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	host := make([]float32, t.Len())
-	for i := range host {
-		host[i] = lo + (hi-lo)*r.Float32()
-	}
-	b.Upload(t, host)
+	b.Upload(t, hostRandom(seed, lo, hi, t.Len()))
 	return t
 }
 
@@ -122,7 +127,7 @@ func bnName(l layer) string {
 	if l.kind == linear {
 		return net + ".bn_fc"
 	}
-	return net + ".bn" + strings.TrimLeft(name, "deconv")
+	return net + ".bn" + strings.TrimPrefix(strings.TrimPrefix(name, "de"), "conv")
 }
 
 // batchNormOps are BatchNormTrain and BatchNormBackward over l's output.

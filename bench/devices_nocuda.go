@@ -1,0 +1,14 @@
+//go:build !cuda
+
+package main
+
+import (
+	"errors"
+
+	"github.com/vaegan-go/vaegan/backend"
+)
+
+// openCUDA reports that this binary was built without CUDA support.
+func openCUDA() (backend.Backend, func(), error) {
+	return nil, nil, errors.New("built without CUDA support (build with -tags cuda on a machine with the CUDA toolkit)")
+}

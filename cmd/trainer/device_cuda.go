@@ -1,0 +1,20 @@
+//go:build cuda
+
+package main
+
+import (
+	"fmt"
+
+	"github.com/vaegan-go/vaegan/backend"
+	"github.com/vaegan-go/vaegan/gpu"
+	"github.com/vaegan-go/vaegan/gpu/cuda"
+)
+
+// openCUDA opens GPU 0 through the CUDA driver.
+func openCUDA(d *deviceFlags) (backend.Backend, error) {
+	drv, err := cuda.New(cuda.Options{Debug: d.debug, TF32: d.tf32})
+	if err != nil {
+		return nil, fmt.Errorf("-device cuda: %w", err)
+	}
+	return gpu.New(drv), nil
+}

@@ -1,0 +1,32 @@
+//go:build emugpu
+
+package main
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+)
+
+// With the emulated driver (build tag emugpu), "-device cuda" runs the CUDA
+// backend's kernels on the CPU: a few VAE-GAN steps must give the losses the
+// CPU backend gives.
+func TestEmulatedCUDAMatchesCPU(t *testing.T) {
+	logs := map[string][][]float64{}
+	var header []string
+	for _, dev := range []string{"cpu", "cuda"} {
+		out := t.TempDir()
+		if err := run([]string{"-device", dev, "-batch", "8", "-steps", "3", "-log-every", "1", "-sample-every", "3", "-out", out}); err != nil {
+			t.Fatalf("-device %s: %v", dev, err)
+		}
+		header, logs[dev] = readCSV(t, filepath.Join(out, lossCSV))
+	}
+	for s := range logs["cpu"] {
+		for i, name := range header[:len(header)-1] { // the last column is images/s
+			c, g := logs["cpu"][s][i], logs["cuda"][s][i]
+			if math.Abs(g-c) > 1e-4+1e-3*math.Abs(c) {
+				t.Errorf("step %d %s: cuda (emulated) %.6g, cpu %.6g", s+1, name, g, c)
+			}
+		}
+	}
+}

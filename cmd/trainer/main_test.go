@@ -1,0 +1,161 @@
+package main
+
+import (
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vaegan-go/vaegan/checkpoint"
+)
+
+// readCSV returns the loss log's header and rows.
+func readCSV(t *testing.T, path string) ([]string, [][]float64) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]float64
+	for _, r := range recs[1:] {
+		row := make([]float64, len(r))
+		for i, s := range r {
+			if row[i], err = strconv.ParseFloat(s, 64); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+		}
+		rows = append(rows, row)
+	}
+	return recs[0], rows
+}
+
+func column(t *testing.T, header []string, rows [][]float64, name string) []float64 {
+	t.Helper()
+	for i, h := range header {
+		if h == name {
+			var c []float64
+			for _, r := range rows {
+				c = append(c, r[i])
+			}
+			return c
+		}
+	}
+	t.Fatalf("no column %q in %v", name, header)
+	return nil
+}
+
+func TestTrainWritesEverythingAndResumes(t *testing.T) {
+	out := t.TempDir()
+	args := []string{"-device", "cpu", "-batch", "8", "-steps", "4", "-sample-every", "2", "-ckpt-every", "2", "-log-every", "1", "-out", out}
+	if err := run(args); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{ckptFile, lossCSV, lossPlot, "samples/sample_000002.png", "samples/recon_000004.png"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("train did not write %s: %v", f, err)
+		}
+	}
+	if err := run(args); err == nil || !strings.Contains(err.Error(), "-resume") {
+		t.Errorf("training again into a folder with a checkpoint: %v, want an error suggesting -resume", err)
+	}
+	if err := run([]string{"train", "-resume", "-steps", "6", "-log-every", "1", "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	_, rows := readCSV(t, filepath.Join(out, lossCSV))
+	if len(rows) != 6 || rows[5][0] != 6 {
+		t.Errorf("loss log after resuming to step 6 has %d rows, want 6 ending at step 6", len(rows))
+	}
+	ckpt := filepath.Join(out, ckptFile)
+	for _, c := range [][]string{
+		{"sample", "-ckpt", ckpt, "-n", "5", "-out", filepath.Join(out, "s.png")},
+		{"reconstruct", "-ckpt", ckpt, "-n", "3", "-out", filepath.Join(out, "r.png")},
+		{"reconstruct", "-ckpt", ckpt, "-n", "3", "-out", filepath.Join(out, "r.safetensors")},
+		{"interpolate", "-ckpt", ckpt, "-rows", "2", "-steps", "3", "-out", filepath.Join(out, "i.png")},
+	} {
+		if err := run(c); err != nil {
+			t.Errorf("%v: %v", c, err)
+		}
+	}
+	f, err := checkpoint.Read(filepath.Join(out, "r.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err1 := f.Float32("input", 3, 1, 28, 28)
+	rec, err2 := f.Float32("recon", 3, 1, 28, 28)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	for i := range rec {
+		if rec[i] < -1 || rec[i] > 1 || in[i] < -1 || in[i] > 1 {
+			t.Fatalf("reconstruct wrote values outside [-1, 1]: input %v recon %v", in[i], rec[i])
+		}
+	}
+}
+
+func TestBadInputIsNamed(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.safetensors")
+	os.WriteFile(junk, []byte("not a checkpoint at all"), 0o644)
+	truncatedIDX := filepath.Join(dir, "t.idx")
+	os.WriteFile(truncatedIDX, []byte{0, 0, 8, 3, 0, 0, 0, 9, 0, 0, 0, 28, 0, 0, 0, 28, 1, 2}, 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-arch", "mnist64"}, `"mnist64"`},
+		{[]string{"-model", "vaegan4"}, `"vaegan4"`},
+		{[]string{"-optim", "sgd"}, `"sgd"`},
+		{[]string{"-device", "tpu"}, `-device "tpu"`},
+		{[]string{"-batch", "1"}, "batch size 1"},
+		{[]string{"-log-every", "0"}, "-log-every 0"},
+		{[]string{"-data", filepath.Join(dir, "missing")}, "missing"},
+		{[]string{"-data", truncatedIDX, "-out", dir}, "t.idx"},
+		{[]string{"-resume", "-out", filepath.Join(dir, "none")}, "checkpoint.safetensors"},
+		{[]string{"sample", "-ckpt", junk}, "junk.safetensors"},
+		{[]string{"sample"}, "-ckpt"},
+		{[]string{"reconstruct", "-ckpt", junk, "-out", "x.jpg"}, "-out x.jpg"},
+		{[]string{"frobnicate"}, `"frobnicate"`},
+		{[]string{"-steps", "3", "stray"}, `"stray"`},
+	} {
+		err := run(c.args)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("trainer %v: error %v, want one mentioning %s", c.args, err, c.want)
+		}
+	}
+}
+
+// A run of the trainer with its defaults learns on MNIST: over a few hundred
+// steps the KL term and L_like fall from where they started, and no loss is
+// NaN.
+func TestDefaultsLearn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 300 steps; skipped under -short")
+	}
+	out := t.TempDir()
+	if err := run([]string{"-steps", "300", "-log-every", "10", "-sample-every", "300", "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	header, rows := readCSV(t, filepath.Join(out, lossCSV))
+	mean := func(v []float64) float64 {
+		s := 0.0
+		for _, x := range v {
+			s += x
+		}
+		return s / float64(len(v))
+	}
+	for _, name := range []string{"kl", "like"} {
+		c := column(t, header, rows, name)
+		first, last := mean(c[:3]), mean(c[len(c)-3:])
+		t.Logf("%s: steps 10-30 mean %.4g, last three logs mean %.4g", name, first, last)
+		if !(last < first) {
+			t.Errorf("%s did not fall: %.4g at the start, %.4g at the end", name, first, last)
+		}
+	}
+}
