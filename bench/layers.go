@@ -21,7 +21,7 @@ const (
 type layer struct {
 	name                           string // checkpoint prefix, e.g. "enc.conv1"
 	kind                           layerKind
-	c, h, w, k, r, stride, pad, op int // op: a transposed conv's output padding
+	c, h, w, k, r, stride, pad, op int  // op: a transposed conv's output padding
 	bn                             bool // followed by BatchNorm (then no bias)
 	rows                           int  // images per call in a step, in batches: the discriminator sees 3B
 }

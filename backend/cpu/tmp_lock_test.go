@@ -14,9 +14,13 @@ func TestTmpLock(t *testing.T) {
 	if os.Getenv("TMPLOCK") == "1" {
 		runtime.LockOSThread()
 	}
-	b := newBackend(2, true)
+	b := newBackend(2, loadOpenBLAS())
 	for _, n := range []int{256, 1024, 2048} {
 		r := testing.Benchmark(func(bm *testing.B) {
+			if os.Getenv("TMPLOCK") == "1" {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+			}
 			x, y, z := b.New(n, n), b.New(n, n), b.New(n, n)
 			for bm.Loop() {
 				b.Gemm(false, false, n, n, n, 1, x, y, 0, z)

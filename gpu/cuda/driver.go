@@ -25,6 +25,7 @@ import (
 	cublas "gorgonia.org/cu/blas"
 
 	"github.com/vaegan-go/vaegan/gpu"
+	_ "github.com/vaegan-go/vaegan/gpu/cudaprobe" // before cu's init: a clear "no device" message
 	"github.com/vaegan-go/vaegan/kernels"
 )
 

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vaegan-go/vaegan/model"
+)
+
+// config is the command line.
+type config struct {
+	device, arch, model string
+	batch, threads      int
+	steps, rounds       int
+	ops, torch, json    bool
+	out                 string
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&c.device, "device", "cpu", "devices to measure: cpu, cuda or all")
+	fs.StringVar(&c.arch, "arch", "mnist", "architecture: mnist, celeba64 or all")
+	fs.StringVar(&c.model, "model", model.VAEGAN, "model: "+strings.Join(model.ModelNames, ", ")+" or all")
+	fs.IntVar(&c.batch, "batch", 64, "images per training step")
+	fs.IntVar(&c.threads, "threads", runtime.NumCPU(), "CPU threads, for the cpu backend and for PyTorch")
+	fs.IntVar(&c.steps, "steps", 10, "timed training steps per round, after one warm-up step")
+	fs.IntVar(&c.rounds, "rounds", 3, "rounds of steps per device, alternating with PyTorch's")
+	fs.BoolVar(&c.ops, "ops", true, "measure every op at the architecture's shapes")
+	fs.BoolVar(&c.torch, "torch", torchAvailable(), "time the same step in PyTorch ("+python+" with torch; default on when it imports)")
+	fs.StringVar(&c.out, "out", "bench/results", "folder for bench.md, bench.json and bench.png")
+	fs.BoolVar(&c.json, "json", false, "print only this run's JSON on stdout")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+		min  int
+	}{{"batch", c.batch, 2}, {"threads", c.threads, 1}, {"steps", c.steps, 1}, {"rounds", c.rounds, 1}} {
+		if f.v < f.min {
+			return c, fmt.Errorf("-%s %d: want at least %d", f.name, f.v, f.min)
+		}
+	}
+	if !slices.Contains([]string{"cpu", "cuda", "all"}, c.device) {
+		return c, fmt.Errorf("-device %q: want cpu, cuda or all", c.device)
+	}
+	if c.arch != "all" {
+		if _, err := lookupArch(c.arch); err != nil {
+			return c, fmt.Errorf("-arch: %w", err)
+		}
+	}
+	if c.model != "all" && !slices.Contains(model.ModelNames, c.model) {
+		return c, fmt.Errorf("-model %q: want one of %s or all", c.model, strings.Join(model.ModelNames, ", "))
+	}
+	return c, nil
+}
+
+func main() {
+	c, err := parseFlags(os.Args[1:])
+	if err == flag.ErrHelp {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// logf reports progress on stderr.
+func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+
+func run(c config) error {
+	devs, err := openDevices(c.device, c.threads)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, d := range devs {
+			d.close()
+		}
+	}()
+	archNames, models := []string{c.arch}, []string{c.model}
+	if c.arch == "all" {
+		archNames = []string{"mnist", "celeba64"}
+	}
+	if c.model == "all" {
+		models = model.ModelNames
+	}
+	res := results{Machine: machine{Date: time.Now().Format(time.DateTime), CPU: cpuModel(),
+		Cores: runtime.NumCPU(), Go: runtime.Version(), Command: "go run ./bench " + strings.Join(os.Args[1:], " ")}}
+
+	peak := map[string]float64{} // GFLOP/s by device
+	for _, d := range devs {
+		g := gemmOp(2048)
+		ns := timeCalls(d.b, g.setup(d.b), 3, time.Second)
+		peak[d.name] = g.rate(ns)
+		res.Records = append(res.Records, record{Kind: kindPeak, Device: d.name, Backend: d.b.Name(),
+			Threads: threadsOf(d, c), Op: g.name, Shape: g.shape, NS: ns, FLOP: g.flop, GFLOPs: peak[d.name], ShareOfPeak: 1})
+		logf("%s: %s %.1f GFLOP/s", d.b.Name(), g.name, peak[d.name])
+	}
+
+	for _, arch := range archNames {
+		a, _ := lookupArch(arch)
+		if c.ops {
+			for _, o := range archOps(a, c.batch) {
+				for _, d := range devs {
+					ns := timeCalls(d.b, o.setup(d.b), 3, 200*time.Millisecond)
+					r := record{Kind: kindOp, Device: d.name, Backend: d.b.Name(), Arch: arch, Batch: c.batch,
+						Threads: threadsOf(d, c), Op: o.name, Shape: o.shape, NS: ns, FLOP: o.flop}
+					if o.flop > 0 {
+						r.GFLOPs, r.ShareOfPeak = o.rate(ns), o.rate(ns)/peak[d.name]
+					} else {
+						r.GBps = o.rate(ns)
+					}
+					res.Records = append(res.Records, r)
+					logf("%s %s %-28s %10.3f ms  %s", d.name, arch, o.name, ns/1e6, rateString(r))
+				}
+			}
+		}
+		for _, m := range models {
+			recs, info, err := measureSteps(c, devs, peak, arch, m)
+			if err != nil {
+				return err
+			}
+			res.Records = append(res.Records, recs...)
+			if info != nil {
+				res.Machine.Torch = info.name()
+			}
+		}
+	}
+
+	if err := writeResults(c.out, res); err != nil {
+		return fmt.Errorf("-out %s: %w", c.out, err)
+	}
+	if c.json {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	writeMarkdown(os.Stdout, res)
+	logf("wrote %s/bench.md, bench.json, bench.png", c.out)
+	return nil
+}
+
+// threadsOf is the thread count a device runs with (0 for a GPU).
+func threadsOf(d device, c config) int {
+	if d.name == "cpu" {
+		return c.threads
+	}
+	return 0
+}
+
+// measureSteps times c.rounds rounds of c.steps training steps of one model
+// on every device and, when c.torch is set, in PyTorch, alternating them so
+// that drift of the machine's speed hits all alike. It returns one record
+// per device and round, and PyTorch's setup when it ran.
+func measureSteps(c config, devs []device, peak map[string]float64, arch, mdl string) ([]record, *torchInfo, error) {
+	steppers := make([]*stepper, len(devs))
+	var flop float64
+	for i, d := range devs {
+		s, err := newStepper(d.b, arch, mdl, c.batch)
+		if err != nil {
+			return nil, nil, err
+		}
+		steppers[i], flop = s, s.flop
+	}
+	var t *torchRunner
+	if c.torch {
+		var err error
+		if t, err = startTorch(arch, mdl, c.batch, c.threads); err != nil {
+			return nil, nil, err
+		}
+		defer t.close()
+		if _, err := t.steps(1); err != nil { // warm-up
+			return nil, nil, err
+		}
+		peak["pytorch"] = t.info.GemmGFLOPs
+	}
+	base := record{Kind: kindStep, Arch: arch, Model: mdl, Batch: c.batch, FLOP: flop}
+	finish := func(r record, ns float64) record {
+		r.NS, r.ImagesPerSecond, r.GFLOPs = ns, float64(c.batch)/(ns/1e9), flop/ns
+		r.ShareOfPeak = r.GFLOPs / peak[r.Device]
+		logf("%s %s %s round %d: %.1f images/s (%.0f ms/step)", r.Device, arch, mdl, r.Round, r.ImagesPerSecond, ns/1e6)
+		return r
+	}
+	var recs []record
+	for round := 1; round <= c.rounds; round++ {
+		for i, d := range devs {
+			ns, err := steppers[i].time(c.steps)
+			if err != nil {
+				return nil, nil, err
+			}
+			r := base
+			r.Device, r.Backend, r.Threads, r.Round = d.name, d.b.Name(), threadsOf(d, c), round
+			recs = append(recs, finish(r, ns))
+		}
+		if t != nil {
+			times, err := t.steps(c.steps)
+			if err != nil {
+				return nil, nil, err
+			}
+			r := base
+			r.Device, r.Backend, r.Threads, r.Round = "pytorch", t.info.name(), c.threads, round
+			recs = append(recs, finish(r, median(times)))
+		}
+	}
+	if t == nil {
+		return recs, nil, nil
+	}
+	recs = append(recs, record{Kind: kindPeak, Device: "pytorch", Backend: t.info.name(), Threads: c.threads,
+		Op: "torch.mm 2048³", NS: 2 * 2048 * 2048 * 2048 / t.info.GemmGFLOPs, FLOP: 2 * 2048 * 2048 * 2048,
+		GFLOPs: t.info.GemmGFLOPs, ShareOfPeak: 1})
+	return recs, &t.info, nil
+}
+
+// cpuModel is the "model name" line of /proc/cpuinfo.
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
