@@ -23,7 +23,8 @@ type config struct {
 	out                 string
 }
 
-func parseFlags(args []string) (config, error) {
+// parseFlags reads the command line; torchDefault is -torch's default.
+func parseFlags(args []string, torchDefault bool) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&c.device, "device", "cpu", "devices to measure: cpu, cuda or all")
@@ -34,7 +35,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.steps, "steps", 10, "timed training steps per round, after one warm-up step")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds of steps per device, alternating with PyTorch's")
 	fs.BoolVar(&c.ops, "ops", true, "measure every op at the architecture's shapes")
-	fs.BoolVar(&c.torch, "torch", torchAvailable(), "time the same step in PyTorch ("+python+" with torch; default on when it imports)")
+	fs.BoolVar(&c.torch, "torch", torchDefault, "time the same step in PyTorch ("+python+" with torch; default on when it imports)")
 	fs.StringVar(&c.out, "out", "bench/results", "folder for bench.md, bench.json and bench.png")
 	fs.BoolVar(&c.json, "json", false, "print only this run's JSON on stdout")
 	if err := fs.Parse(args); err != nil {
@@ -67,7 +68,7 @@ func parseFlags(args []string) (config, error) {
 }
 
 func main() {
-	c, err := parseFlags(os.Args[1:])
+	c, err := parseFlags(os.Args[1:], torchAvailable())
 	if err == flag.ErrHelp {
 		os.Exit(0)
 	}

@@ -10,6 +10,7 @@ import (
 
 // op is one backend operation at one shape of an architecture.
 type op struct {
+	group string  // groupLayer, groupBatchNorm or groupElementwise
 	name  string  // e.g. "enc.conv1 fwd", "dis.bn2 bwd", "KL"
 	shape string  // the operands, human-readable
 	flop  float64 // floating-point operations per call; 0 for memory-bound ops
@@ -18,6 +19,13 @@ type op struct {
 	// and returns the call to time.
 	setup func(b backend.Backend) func()
 }
+
+// Op groups.
+const (
+	groupLayer       = "layer"       // a conv, transposed conv or linear layer's pass
+	groupBatchNorm   = "batchnorm"   // BatchNorm forward or backward
+	groupElementwise = "elementwise" // losses, Reparameterize, AdamStep
+)
 
 // rate is the op's throughput for one call lasting ns nanoseconds: GFLOP/s
 // for a compute-bound op, GB/s for a memory-bound one.
@@ -114,9 +122,9 @@ func layerOps(l layer, batch int) []op {
 
 func passes(name, shape string, flop float64, fwd, data, filter func(backend.Backend) func()) []op {
 	return []op{
-		{name: name + " fwd", shape: shape, flop: flop, setup: fwd},
-		{name: name + " bwd data", shape: shape, flop: flop, setup: data},
-		{name: name + " bwd filter", shape: shape, flop: flop, setup: filter},
+		{group: groupLayer, name: name + " fwd", shape: shape, flop: flop, setup: fwd},
+		{group: groupLayer, name: name + " bwd data", shape: shape, flop: flop, setup: data},
+		{group: groupLayer, name: name + " bwd filter", shape: shape, flop: flop, setup: filter},
 	}
 }
 
@@ -136,12 +144,12 @@ func batchNormOps(l layer, batch int) []op {
 	size := float64(n * c * s)
 	shape := fmt.Sprintf("%d×%d×%d", n, c, s)
 	return []op{
-		{name: bnName(l) + " fwd", shape: shape, bytes: 4 * 2 * size, setup: func(b backend.Backend) func() {
+		{group: groupBatchNorm, name: bnName(l) + " fwd", shape: shape, bytes: 4 * 2 * size, setup: func(b backend.Backend) func() {
 			x, gamma, beta, y := random(b, 1, -1, 1, n, c, s), random(b, 2, 0.9, 1.1, c), random(b, 3, -0.1, 0.1, c), b.New(n, c, s)
 			mean, invstd, rm, rv := b.New(c), b.New(c), b.New(c), b.New(c)
 			return func() { b.BatchNormTrain(x, gamma, beta, y, mean, invstd, rm, rv, n, c, s, 0.1, 1e-5) }
 		}},
-		{name: bnName(l) + " bwd", shape: shape, bytes: 4 * 3 * size, setup: func(b backend.Backend) func() {
+		{group: groupBatchNorm, name: bnName(l) + " bwd", shape: shape, bytes: 4 * 3 * size, setup: func(b backend.Backend) func() {
 			x, gamma, beta, y := random(b, 1, -1, 1, n, c, s), random(b, 2, 0.9, 1.1, c), random(b, 3, -0.1, 0.1, c), b.New(n, c, s)
 			mean, invstd, rm, rv := b.New(c), b.New(c), b.New(c), b.New(c)
 			b.BatchNormTrain(x, gamma, beta, y, mean, invstd, rm, rv, n, c, s, 0.1, 1e-5)
@@ -157,30 +165,30 @@ func elementOps(a *archSpec, batch int) []op {
 	B, L := batch, a.latent
 	vec := func(n int) string { return fmt.Sprint(n) }
 	ops := []op{
-		{name: "KL", shape: fmt.Sprintf("%d×%d", B, L), bytes: 4 * 4 * float64(B*L), setup: func(b backend.Backend) func() {
+		{group: groupElementwise, name: "KL", shape: fmt.Sprintf("%d×%d", B, L), bytes: 4 * 4 * float64(B*L), setup: func(b backend.Backend) func() {
 			mu, lv, loss, dmu, dlv := random(b, 1, -1, 1, B, L), random(b, 2, -1, 1, B, L), b.New(1), b.New(B, L), b.New(B, L)
 			return func() { b.KL(mu, lv, loss, dmu, dlv, 1/float32(B)) }
 		}},
-		{name: "Reparameterize", shape: fmt.Sprintf("%d×%d", B, L), bytes: 4 * 4 * float64(B*L), setup: func(b backend.Backend) func() {
+		{group: groupElementwise, name: "Reparameterize", shape: fmt.Sprintf("%d×%d", B, L), bytes: 4 * 4 * float64(B*L), setup: func(b backend.Backend) func() {
 			mu, lv, eps, z := random(b, 1, -1, 1, B, L), random(b, 2, -1, 1, B, L), b.New(B, L), b.New(B, L)
 			return func() { b.Reparameterize(mu, lv, eps, z, 7, 0) }
 		}},
-		{name: "BCEWithLogits", shape: fmt.Sprintf("%d×1", 3*B), bytes: 4 * 2 * float64(3*B), setup: func(b backend.Backend) func() {
+		{group: groupElementwise, name: "BCEWithLogits", shape: fmt.Sprintf("%d×1", 3*B), bytes: 4 * 2 * float64(3*B), setup: func(b backend.Backend) func() {
 			x, loss, g := random(b, 1, -3, 3, 3*B, 1), b.New(1), b.New(3*B, 1)
 			return func() { b.BCEWithLogits(x, loss, g, 1, 1/float32(B)) }
 		}},
-		{name: "SoftmaxCE", shape: fmt.Sprintf("%d×3", 3*B), bytes: 4 * 2 * float64(9*B), setup: func(b backend.Backend) func() {
+		{group: groupElementwise, name: "SoftmaxCE", shape: fmt.Sprintf("%d×3", 3*B), bytes: 4 * 2 * float64(9*B), setup: func(b backend.Backend) func() {
 			x, loss, g := random(b, 1, -3, 3, 3*B, 3), b.New(1), b.New(3*B, 3)
 			return func() { b.SoftmaxCE(x, loss, g, 3, 1, 1/float32(B)) }
 		}},
-		{name: "SquaredError Dis_l", shape: fmt.Sprintf("%d×%d", B, a.disL), bytes: 4 * 3 * float64(B*a.disL), setup: func(b backend.Backend) func() {
+		{group: groupElementwise, name: "SquaredError Dis_l", shape: fmt.Sprintf("%d×%d", B, a.disL), bytes: 4 * 3 * float64(B*a.disL), setup: func(b backend.Backend) func() {
 			x, y, loss, g := random(b, 1, -1, 1, B, a.disL), random(b, 2, -1, 1, B, a.disL), b.New(1), b.New(B, a.disL)
 			return func() { b.SquaredError(x, y, loss, g, 1/float32(B)) }
 		}},
 	}
 	for _, net := range []string{"enc", "dec", "dis"} {
 		n := a.netParams(net)
-		ops = append(ops, op{name: "AdamStep " + net, shape: vec(n), bytes: 4 * 7 * float64(n), setup: func(b backend.Backend) func() {
+		ops = append(ops, op{group: groupElementwise, name: "AdamStep " + net, shape: vec(n), bytes: 4 * 7 * float64(n), setup: func(b backend.Backend) func() {
 			p, g, m, v := random(b, 1, -0.1, 0.1, n), random(b, 2, -1, 1, n), random(b, 3, -0.1, 0.1, n), random(b, 4, 0, 0.1, n)
 			return func() { b.AdamStep(p, g, m, v, 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001) }
 		}})

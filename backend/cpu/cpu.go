@@ -23,6 +23,7 @@ type Backend struct {
 	openBLAS bool      // products run in OpenBLAS, else in gonum
 	col, out []float32 // convolution scratch (conv.go)
 	part     []float64 // per-item partial sums of reductions
+	stat     []float64 // per-channel sums (norm.go)
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -92,32 +93,6 @@ func (b *Backend) Download(dst []float32, t backend.Tensor) {
 		panic("cpu: Download length mismatch")
 	}
 	copy(dst, d)
-}
-
-// Copy sets dst = src.
-func (b *Backend) Copy(dst, src backend.Tensor) {
-	d, s := data(dst), data(src)
-	if len(d) != len(s) {
-		panic("cpu: Copy length mismatch")
-	}
-	copy(d, s)
-}
-
-// Fill sets every element of t to v.
-func (b *Backend) Fill(t backend.Tensor, v float32) {
-	d := data(t)
-	for i := range d {
-		d[i] = v
-	}
-}
-
-// Axpy sets y += alpha*x.
-func (b *Backend) Axpy(alpha float32, x, y backend.Tensor) {
-	xs, ys := data(x), data(y)
-	ys = ys[:len(xs)]
-	for i, v := range xs {
-		ys[i] += alpha * v
-	}
 }
 
 // Gemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices.

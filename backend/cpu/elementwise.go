@@ -6,58 +6,151 @@ import (
 	"github.com/vaegan-go/vaegan/backend"
 )
 
+// Elementwise operations cut their n elements into chunks(n) items (pool.go)
+// and run them on the pool: item i covers span(n, i), n being t.i[0].
+// Reductions keep one float64 partial sum per item in t.e and add them up
+// in item order.
+
+// each runs t with run over n elements cut into chunks(n) items.
+func (b *Backend) each(n int, run func(t *task, w, item int), t task) {
+	t.run, t.n, t.i[0] = run, chunks(n), n
+	b.p.do(t)
+}
+
+// partials returns the zeroed per-item partial sums of a reduction over n
+// elements.
+func (b *Backend) partials(n int) []float64 {
+	k := chunks(n)
+	if cap(b.part) < k {
+		b.part = make([]float64, k)
+	}
+	p := b.part[:k]
+	clear(p)
+	return p
+}
+
+// sum adds the partial sums in item order.
+func sum(p []float64) float64 {
+	var s float64
+	for _, v := range p {
+		s += v
+	}
+	return s
+}
+
+// Fill sets every element of t to v.
+func (b *Backend) Fill(t backend.Tensor, v float32) {
+	d := data(t)
+	b.each(len(d), fillItem, task{c: d, f: [6]float32{v}})
+}
+
+func fillItem(t *task, _, item int) {
+	lo, hi := span(t.i[0], item)
+	d, v := t.c[lo:hi], t.f[0]
+	if v == 0 {
+		clear(d)
+		return
+	}
+	for i := range d {
+		d[i] = v
+	}
+}
+
+// Copy sets dst = src.
+func (b *Backend) Copy(dst, src backend.Tensor) {
+	d, s := data(dst), data(src)
+	if len(d) != len(s) {
+		panic("cpu: Copy length mismatch")
+	}
+	b.each(len(d), copyItem, task{a: s, c: d})
+}
+
+func copyItem(t *task, _, item int) {
+	lo, hi := span(t.i[0], item)
+	copy(t.c[lo:hi], t.a[lo:hi])
+}
+
+// Axpy sets y += alpha*x.
+func (b *Backend) Axpy(alpha float32, x, y backend.Tensor) {
+	xs, ys := data(x), data(y)
+	b.each(len(xs), axpyItem, task{a: xs, c: ys[:len(xs)], f: [6]float32{alpha}})
+}
+
+func axpyItem(t *task, _, item int) {
+	lo, hi := span(t.i[0], item)
+	xs, ys, alpha := t.a[lo:hi], t.c[lo:hi], t.f[0]
+	for i, v := range xs {
+		ys[i] += alpha * v
+	}
+}
+
 // ActForward sets y = f(x) elementwise.
 func (b *Backend) ActForward(f backend.Activation, x, y backend.Tensor, slope float32) {
+	if f != backend.ReLU && f != backend.LeakyReLU && f != backend.Tanh {
+		panic("cpu: unknown activation")
+	}
 	xs, ys := data(x), data(y)
+	b.each(len(xs), actForwardItem, task{a: xs, c: ys[:len(xs)], f: [6]float32{slope}, i: [4]int{1: int(f)}})
+}
+
+func actForwardItem(t *task, _, item int) {
+	lo, hi := span(t.i[0], item)
+	xs, ys, slope := t.a[lo:hi], t.c[lo:hi], t.f[0]
 	ys = ys[:len(xs)]
-	switch f {
+	switch backend.Activation(t.i[1]) {
 	case backend.ReLU:
 		for i, v := range xs {
 			ys[i] = max(v, 0)
 		}
 	case backend.LeakyReLU:
+		// max(v, slope*v) for 0 < slope < 1, written so for any slope.
 		for i, v := range xs {
-			if v <= 0 {
-				v *= slope
-			}
-			ys[i] = v
+			ys[i] = max(v, 0) + slope*min(v, 0)
 		}
 	case backend.Tanh:
 		for i, v := range xs {
 			ys[i] = float32(math.Tanh(float64(v)))
 		}
-	default:
-		panic("cpu: unknown activation")
 	}
 }
 
 // ActBackward sets dx = f'(x)*dy from the forward output y.
 func (b *Backend) ActBackward(f backend.Activation, y, dy, dx backend.Tensor, slope float32) {
+	if f != backend.ReLU && f != backend.LeakyReLU && f != backend.Tanh {
+		panic("cpu: unknown activation")
+	}
 	ys, dys, dxs := data(y), data(dy), data(dx)
+	b.each(len(ys), actBackwardItem, task{a: ys, b: dys[:len(ys)], c: dxs[:len(ys)], f: [6]float32{slope}, i: [4]int{1: int(f)}})
+}
+
+func actBackwardItem(t *task, _, item int) {
+	lo, hi := span(t.i[0], item)
+	ys, dys, dxs, slope := t.a[lo:hi], t.b[lo:hi], t.c[lo:hi], t.f[0]
 	dys, dxs = dys[:len(ys)], dxs[:len(ys)]
-	switch f {
+	switch backend.Activation(t.i[1]) {
 	case backend.ReLU:
 		for i, v := range ys {
+			// Selects, not branches: the signs are unpredictable.
+			d := dys[i]
+			r := float32(0)
 			if v > 0 {
-				dxs[i] = dys[i]
-			} else {
-				dxs[i] = 0
+				r = d
 			}
+			dxs[i] = r
 		}
 	case backend.LeakyReLU:
 		for i, v := range ys {
+			d := dys[i]
+			r := slope * d
 			if v > 0 {
-				dxs[i] = dys[i]
-			} else {
-				dxs[i] = slope * dys[i]
+				r = d
 			}
+			dxs[i] = r
 		}
 	case backend.Tanh:
 		for i, v := range ys {
 			dxs[i] = dys[i] * (1 - v*v)
 		}
-	default:
-		panic("cpu: unknown activation")
 	}
 }
 
@@ -174,22 +267,41 @@ func (b *Backend) SoftmaxCE(logits, loss, grad backend.Tensor, k, class int, sca
 // SquaredError sets loss = scale*0.5*Σ(a-b)² and grad = scale*(a-b).
 func (b *Backend) SquaredError(a, bt, loss, grad backend.Tensor, scale float32) {
 	as, bs, gs := data(a), data(bt), data(grad)
-	bs = bs[:len(as)]
-	var sum float64
+	part := b.partials(len(as))
+	b.each(len(as), squaredErrorItem, task{a: as, b: bs[:len(as)], c: gs, e: part, f: [6]float32{scale}})
+	data(loss)[0] = float32(0.5 * float64(scale) * sum(part))
+}
+
+func squaredErrorItem(t *task, _, item int) {
+	lo, hi := span(t.i[0], item)
+	as, bs, sc := t.a[lo:hi], t.b[lo:hi], float64(t.f[0])
+	var gs []float32
+	if t.c != nil {
+		gs = t.c[lo:hi]
+	}
+	var s float64
 	for i, v := range as {
 		d := float64(v) - float64(bs[i])
-		sum += d * d
+		s += d * d
 		if gs != nil {
-			gs[i] = float32(float64(scale) * d)
+			gs[i] = float32(sc * d)
 		}
 	}
-	data(loss)[0] = float32(0.5 * float64(scale) * sum)
+	t.e[item] = s
 }
 
 // AdamStep is one torch.optim.Adam update of p (no weight decay).
 func (b *Backend) AdamStep(p, g, m, v backend.Tensor, lr, b1, b2, eps, bc1, bc2 float32) {
 	ps, gs, ms, vs := data(p), data(g), data(m), data(v)
-	gs, ms, vs = gs[:len(ps)], ms[:len(ps)], vs[:len(ps)]
+	n := len(ps)
+	b.each(n, adamItem, task{a: gs[:n], b: ms[:n], c: ps, d: vs[:n], f: [6]float32{lr, b1, b2, eps, bc1, bc2}})
+}
+
+func adamItem(t *task, _, item int) {
+	lo, hi := span(t.i[0], item)
+	gs, ms, ps, vs := t.a[lo:hi], t.b[lo:hi], t.c[lo:hi], t.d[lo:hi]
+	ms, ps, vs = ms[:len(gs)], ps[:len(gs)], vs[:len(gs)]
+	lr, b1, b2, eps, bc1, bc2 := t.f[0], t.f[1], t.f[2], t.f[3], t.f[4], t.f[5]
 	step := float64(lr) / float64(bc1)
 	rbc2 := 1 / math.Sqrt(float64(bc2))
 	for i, gi := range gs {
@@ -204,7 +316,15 @@ func (b *Backend) AdamStep(p, g, m, v backend.Tensor, lr, b1, b2, eps, bc1, bc2 
 // momentum).
 func (b *Backend) RMSPropStep(p, g, v backend.Tensor, lr, alpha, eps float32) {
 	ps, gs, vs := data(p), data(g), data(v)
-	gs, vs = gs[:len(ps)], vs[:len(ps)]
+	n := len(ps)
+	b.each(n, rmspropItem, task{a: gs[:n], c: ps, d: vs[:n], f: [6]float32{lr, alpha, eps}})
+}
+
+func rmspropItem(t *task, _, item int) {
+	lo, hi := span(t.i[0], item)
+	gs, ps, vs := t.a[lo:hi], t.c[lo:hi], t.d[lo:hi]
+	ps, vs = ps[:len(gs)], vs[:len(gs)]
+	lr, alpha, eps := t.f[0], t.f[1], t.f[2]
 	for i, gi := range gs {
 		vi := alpha*vs[i] + (1-alpha)*gi*gi
 		vs[i] = vi

@@ -14,9 +14,10 @@ type task struct {
 	n          int
 	g          backend.ConvGeom
 	a, b, c, d []float32
-	e          []float64  // per-item partial sums
-	f          [6]float32 // scalar arguments
-	i          [4]int     // integer arguments
+	q          [6][]float32 // per-channel arguments
+	e          []float64    // partial sums
+	f          [6]float32   // scalar arguments
+	i          [4]int       // integer arguments
 }
 
 // pool is a fixed set of worker goroutines plus the calling goroutine

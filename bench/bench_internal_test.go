@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vaegan-go/vaegan/backend"
+	"github.com/vaegan-go/vaegan/backend/cpu"
+	"github.com/vaegan-go/vaegan/model"
+)
+
+// callRecorder is a Backend that notes each matrix product and convolution
+// it passes on, by kind and shape.
+type callRecorder struct {
+	backend.Backend
+	calls map[string]bool
+}
+
+func (c *callRecorder) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b backend.Tensor, beta float32, d backend.Tensor) {
+	c.calls[gemmCall(transA, transB, m, n, k)] = true
+	c.Backend.Gemm(transA, transB, m, n, k, alpha, a, b, beta, d)
+}
+
+func (c *callRecorder) ConvForward(g backend.ConvGeom, x, w, y backend.Tensor) {
+	c.calls[convCall("fwd", g)] = true
+	c.Backend.ConvForward(g, x, w, y)
+}
+
+func (c *callRecorder) ConvBackwardData(g backend.ConvGeom, dy, w, dx backend.Tensor) {
+	c.calls[convCall("data", g)] = true
+	c.Backend.ConvBackwardData(g, dy, w, dx)
+}
+
+func (c *callRecorder) ConvBackwardFilter(g backend.ConvGeom, x, dy, dw backend.Tensor) {
+	c.calls[convCall("filter", g)] = true
+	c.Backend.ConvBackwardFilter(g, x, dy, dw)
+}
+
+func gemmCall(transA, transB bool, m, n, k int) string {
+	return fmt.Sprintf("gemm %v %v %d %d %d", transA, transB, m, n, k)
+}
+
+func convCall(kind string, g backend.ConvGeom) string { return fmt.Sprintf("conv %s %+v", kind, g) }
+
+// tableCalls maps each call signature the layer table's ops make at batch
+// size batch to the op's name.
+func tableCalls(a *archSpec, batch int) map[string]string {
+	calls := map[string]string{}
+	for _, l := range a.layers {
+		n := l.rows * batch
+		names := []string{l.name + " fwd", l.name + " bwd data", l.name + " bwd filter"}
+		if l.kind == linear {
+			calls[gemmCall(false, true, n, l.k, l.c)] = names[0]
+			calls[gemmCall(false, false, n, l.c, l.k)] = names[1]
+			calls[gemmCall(true, false, l.k, l.c, n)] = names[2]
+			continue
+		}
+		g := l.geom(n)
+		fwd, data := "fwd", "data"
+		if l.kind == deconv {
+			fwd, data = data, fwd
+		}
+		calls[convCall(fwd, g)] = names[0]
+		calls[convCall(data, g)] = names[1]
+		calls[convCall("filter", g)] = names[2]
+	}
+	return calls
+}
+
+// TestTableMatchesModel checks the layer table against what a real VAE-GAN
+// step calls: every product and convolution of the step is one of the
+// table's ops, every op but the encoder's first data gradient (the input
+// needs none) occurs, and the parameter counts match.
+func TestTableMatchesModel(t *testing.T) {
+	const batch = 2
+	for _, a := range archs {
+		rec := &callRecorder{Backend: cpu.New(2), calls: map[string]bool{}}
+		tr, err := model.NewTrainer(rec, trainerConfig(a.name, model.VAEGAN, batch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := hostRandom(1, -1, 1, batch*tr.Arch.ImageLen())
+		if _, err := tr.Step(x); err != nil {
+			t.Fatal(err)
+		}
+		table := tableCalls(&a, batch)
+		for call := range rec.calls {
+			if _, ok := table[call]; !ok {
+				t.Errorf("%s: the step calls %s, which no op of the table does", a.name, call)
+			}
+		}
+		for call, name := range table {
+			if !rec.calls[call] && name != "enc.conv1 bwd data" {
+				t.Errorf("%s: op %s (%s) is not part of a step", a.name, name, call)
+			}
+		}
+		for _, c := range []struct {
+			net string
+			ps  *model.ParamSet
+		}{{"enc", &tr.Nets.Enc}, {"dec", &tr.Nets.Dec}, {"dis", &tr.Nets.Dis}} {
+			if got, want := a.netParams(c.net), c.ps.Size(); got != want {
+				t.Errorf("%s: the table gives %s %d parameters, the model %d", a.name, c.net, got, want)
+			}
+		}
+	}
+}
+
+// TestOpsRun runs every op of both architectures once at batch 2 on the
+// CPU: each must set up and run without a shape mismatch.
+func TestOpsRun(t *testing.T) {
+	b := cpu.New(2)
+	for _, a := range archs {
+		for _, o := range archOps(&a, 2) {
+			o.setup(b)()
+		}
+	}
+}
+
+// TestFlopCounter checks the count of one Gemm and one convolution.
+func TestFlopCounter(t *testing.T) {
+	c := &flopCounter{Backend: cpu.New(1)}
+	c.Gemm(false, false, 2, 3, 4, 1, c.New(2, 4), c.New(4, 3), 0, c.New(2, 3))
+	g := backend.NewConvGeom(2, 3, 8, 8, 5, 3, 1, 1) // 8×8 output
+	c.ConvForward(g, c.New(2, 3, 8, 8), c.New(5, 3, 3, 3), c.New(2, 5, 8, 8))
+	if want := 2.0*2*3*4 + 2.0*2*5*3*9*64; c.flop != want {
+		t.Errorf("counted %v FLOP, want %v", c.flop, want)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // in the error
+	}{
+		{[]string{"-batch", "1"}, "-batch 1"},
+		{[]string{"-threads", "0"}, "-threads 0"},
+		{[]string{"-steps", "0"}, "-steps 0"},
+		{[]string{"-device", "tpu"}, `-device "tpu"`},
+		{[]string{"-arch", "cifar"}, `"cifar"`},
+		{[]string{"-model", "dcgan"}, `-model "dcgan"`},
+		{[]string{"extra"}, `"extra"`},
+	} {
+		_, err := parseFlags(tc.args, false)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want one containing %s", tc.args, err, tc.want)
+		}
+	}
+	c, err := parseFlags([]string{"-arch", "all", "-model", "all", "-batch", "8"})
+	if err != nil || c.batch != 8 || c.arch != "all" {
+		t.Errorf("valid flags: %+v, %v", c, err)
+	}
+}
+
+// TestWriteResults writes two runs into one folder and checks the merged
+// JSON, the PyTorch ratio in the Markdown and the PNG.
+func TestWriteResults(t *testing.T) {
+	dir := t.TempDir()
+	step := func(dev, arch string, round int, ips float64) record {
+		return record{Kind: kindStep, Device: dev, Arch: arch, Model: "vaegan", Batch: 64, Threads: 2,
+			Round: round, NS: 64 / ips * 1e9, ImagesPerSecond: ips, FLOP: 1e9, GFLOPs: ips / 64, ShareOfPeak: 0.5}
+	}
+	first := results{Machine: machine{Command: "first"}, Records: []record{
+		{Kind: kindPeak, Device: "cpu", Threads: 2, GFLOPs: 100, ShareOfPeak: 1},
+		step("cpu", "mnist", 1, 90), step("cpu", "mnist", 2, 300), step("cpu", "mnist", 3, 100),
+		step("pytorch", "mnist", 1, 50), step("pytorch", "mnist", 2, 40), step("pytorch", "mnist", 3, 60),
+		{Kind: kindOp, Device: "cpu", Arch: "mnist", Batch: 64, Threads: 2, Op: "enc.conv1 fwd", NS: 2e6, GFLOPs: 12.5, ShareOfPeak: 0.125},
+	}}
+	second := results{Machine: machine{Command: "second"}, Records: []record{
+		step("cpu", "celeba64", 1, 6), step("cpu", "mnist", 1, 200),
+	}}
+	for _, r := range []results{first, second} {
+		if err := writeResults(dir, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := readResults(filepath.Join(dir, "bench.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second run's cpu mnist round replaces the first run's three.
+	if got, want := len(res.Records), 1+3+1+2; got != want {
+		t.Errorf("%d merged records, want %d", got, want)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "bench.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// cpu mnist: 200 images/s against PyTorch's median of 50.
+	if row := "| mnist | vaegan | 64 | 2 | cpu | 200.0 | 320 | 1.0 | 3.1 | 50% | 4.00 | 200.0 |"; !bytes.Contains(md, []byte(row)) {
+		t.Errorf("bench.md lacks the row\n%s\n%s", row, md)
+	}
+	if !bytes.Contains(md, []byte("| enc.conv1 fwd |  | 2.000 | 12.5 GFLOP/s | 12% |")) {
+		t.Errorf("bench.md lacks the op row:\n%s", md)
+	}
+	f, err := os.Open(filepath.Join(dir, "bench.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := img.Bounds().Dx(); w < 100 {
+		t.Errorf("bench.png is %d pixels wide", w)
+	}
+	var raw map[string]any
+	data, _ := os.ReadFile(filepath.Join(dir, "bench.json"))
+	if err := json.Unmarshal(data, &raw); err != nil || raw["machine"] == nil {
+		t.Errorf("bench.json: %v", err)
+	}
+}
+
+// TestTorchStep runs one step of each model in torch_step.py.
+func TestTorchStep(t *testing.T) {
+	if !torchAvailable() {
+		t.Skip(python + " cannot import torch")
+	}
+	t.Chdir("..") // torch_step.py is found from the repository root
+	for _, m := range model.ModelNames {
+		r, err := startTorch("mnist", m, 4, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, err := r.steps(2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ns) != 2 || slices.Min(ns) <= 0 || r.info.Threads != 1 || r.info.GemmGFLOPs <= 0 {
+			t.Errorf("%s: step times %v, setup %+v", m, ns, r.info)
+		}
+		if err := r.close(); err != nil {
+			t.Errorf("%s: %v", m, err)
+		}
+	}
+}
