@@ -152,7 +152,7 @@ func TestParseFlags(t *testing.T) {
 			t.Errorf("%v: error %v, want one containing %s", tc.args, err, tc.want)
 		}
 	}
-	c, err := parseFlags([]string{"-arch", "all", "-model", "all", "-batch", "8"})
+	c, err := parseFlags([]string{"-arch", "all", "-model", "all", "-batch", "8"}, false)
 	if err != nil || c.batch != 8 || c.arch != "all" {
 		t.Errorf("valid flags: %+v, %v", c, err)
 	}

@@ -8,6 +8,9 @@ import (
 	"github.com/vaegan-go/vaegan/gpu/cuda"
 )
 
+// cudaBuilt reports whether this binary has CUDA support.
+const cudaBuilt = true
+
 // openCUDA opens device 0 as a gpu.Backend over the real CUDA driver, and
 // returns the function that closes it.
 func openCUDA() (b backend.Backend, closeFn func(), err error) {

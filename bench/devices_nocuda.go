@@ -8,6 +8,9 @@ import (
 	"github.com/vaegan-go/vaegan/backend"
 )
 
+// cudaBuilt reports whether this binary has CUDA support.
+const cudaBuilt = false
+
 // openCUDA reports that this binary was built without CUDA support.
 func openCUDA() (backend.Backend, func(), error) {
 	return nil, nil, errors.New("built without CUDA support (build with -tags cuda on a machine with the CUDA toolkit)")

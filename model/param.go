@@ -1,10 +1,6 @@
 package model
 
-import (
-	"fmt"
-
-	"github.com/vaegan-go/vaegan/backend"
-)
+import "github.com/vaegan-go/vaegan/backend"
 
 // paramKind says how a parameter is initialised.
 type paramKind int
@@ -129,5 +125,3 @@ func shapeLen(shape []int) int {
 	}
 	return n
 }
-
-func shapeString(shape []int) string { return fmt.Sprint(shape) }

@@ -17,7 +17,6 @@ type pass struct {
 	net   *seq
 	in    []int
 	slots []slot
-	owned []backend.Tensor // what bind allocated
 }
 
 // bind allocates the activations of a pass over inputs of shape in. When out
@@ -33,11 +32,6 @@ func (n *seq) bind(b backend.Backend, in []int, out backend.Tensor) *pass {
 	for i, l := range n.layers {
 		shape = l.outShape(shape)
 		s := &p.slots[i]
-		alloc := func() backend.Tensor {
-			t := b.New(shape...)
-			p.owned = append(p.owned, t)
-			return t
-		}
 		switch {
 		case l.inPlace():
 			s.y, s.dy = p.slots[i-1].y, p.slots[i-1].dy
@@ -46,16 +40,11 @@ func (n *seq) bind(b backend.Backend, in []int, out backend.Tensor) *pass {
 				panic(fmt.Sprintf("model: output tensor %v does not hold %v", out.Shape, shape))
 			}
 			s.y = out.Reshape(shape...)
-			s.dy = alloc()
+			s.dy = b.New(shape...)
 		default:
-			s.y, s.dy = alloc(), alloc()
+			s.y, s.dy = b.New(shape...), b.New(shape...)
 		}
 		l.bind(b, s, shape)
-		for _, t := range []backend.Tensor{s.mean, s.invstd} {
-			if !t.IsNil() {
-				p.owned = append(p.owned, t)
-			}
-		}
 	}
 	return p
 }
@@ -94,11 +83,3 @@ func (p *pass) backward(b backend.Backend, x backend.Tensor, from, to int, dx ba
 
 // top is the index of the last layer.
 func (p *pass) top() int { return len(p.slots) - 1 }
-
-// free releases the tensors this pass allocated.
-func (p *pass) free(b backend.Backend) {
-	for _, t := range p.owned {
-		b.Free(t)
-	}
-	p.owned = nil
-}

@@ -1,9 +1,9 @@
 package model
 
 import (
-	"errors"
 	"fmt"
 	"math"
+	"runtime"
 
 	"github.com/vaegan-go/vaegan/backend"
 )
@@ -131,13 +131,6 @@ func (e *encoderPass) backward(b backend.Backend, n *Nets, x backend.Tensor) {
 	n.mu.backward(b, h, &e.mu, dh, true)
 	n.logvar.backward(b, h, &e.logvar, dh, true)
 	e.trunk.backward(b, x, e.trunk.top(), 0, backend.Tensor{}, true)
-}
-
-func (e *encoderPass) free(b backend.Backend) {
-	e.trunk.free(b)
-	for _, t := range []backend.Tensor{e.mu.y, e.mu.dy, e.logvar.y, e.logvar.dy} {
-		b.Free(t)
-	}
 }
 
 // Check validates a configuration and names the offending field.
@@ -480,16 +473,14 @@ func (r Result) check(model string) error {
 }
 
 // recoverError turns a panic carrying an error (how backends report device
-// failures such as running out of memory) into an error return.
+// failures such as running out of memory) into an error return. Runtime
+// errors and other panics are bugs and keep panicking.
 func recoverError(err *error) {
 	if r := recover(); r != nil {
 		e, ok := r.(error)
-		if !ok || errors.Is(e, errProgrammer) {
+		if _, bug := r.(runtime.Error); !ok || bug {
 			panic(r)
 		}
 		*err = e
 	}
 }
-
-// errProgrammer marks panics that are bugs, not device failures.
-var errProgrammer = errors.New("programmer error")

@@ -130,28 +130,27 @@ func actBackwardItem(t *task, _, item int) {
 	switch backend.Activation(t.i[1]) {
 	case backend.ReLU:
 		for i, v := range ys {
-			// Selects, not branches: the signs are unpredictable.
-			d := dys[i]
-			r := float32(0)
-			if v > 0 {
-				r = d
-			}
-			dxs[i] = r
+			dxs[i] = math.Float32frombits(math.Float32bits(dys[i]) & positive(v))
 		}
 	case backend.LeakyReLU:
 		for i, v := range ys {
-			d := dys[i]
-			r := slope * d
-			if v > 0 {
-				r = d
-			}
-			dxs[i] = r
+			m, d := positive(v), dys[i]
+			dxs[i] = math.Float32frombits(math.Float32bits(d)&m | math.Float32bits(slope*d)&^m)
 		}
 	case backend.Tanh:
 		for i, v := range ys {
 			dxs[i] = dys[i] * (1 - v*v)
 		}
 	}
+}
+
+// positive is all ones when v > 0 and zero otherwise (NaN included),
+// computed without a branch: the signs of activations are unpredictable and
+// the compiler does not turn a float select into a conditional move.
+func positive(v float32) uint32 {
+	// v > 0 exactly when its bits minus one lie below those of +Inf.
+	d := int64(math.Float32bits(v)-1) - 0x7f800000
+	return uint32(d >> 63)
 }
 
 // Normal sets t[i] = NormalAt(seed, offset+i).
