@@ -40,7 +40,7 @@ type Config struct {
 }
 
 // DefaultGamma is γ for each architecture when Config.Gamma is 0.
-var DefaultGamma = map[string]float64{"mnist": 1, "celeba64": 1}
+var DefaultGamma = map[string]float64{"mnist": 10, "celeba64": 1}
 
 // beta weighs L_like in the encoder's loss (shared/spec/models.md: β = 1).
 const beta = 1

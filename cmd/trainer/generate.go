@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -11,12 +12,27 @@ import (
 	"github.com/vaegan-go/vaegan/report"
 )
 
-// loadTrainer rebuilds the trainer of a checkpoint with its weights.
-func loadTrainer(path string, dev *deviceFlags) (*model.Trainer, error) {
-	if path == "" {
+// ckptCommand is what sample, reconstruct and interpolate share: a
+// checkpoint to rebuild the model from and the device flags.
+type ckptCommand struct {
+	fs   *flag.FlagSet
+	ckpt string
+	dev  deviceFlags
+}
+
+func newCkptCommand(name, summary string) *ckptCommand {
+	c := &ckptCommand{fs: newFlagSet(name, summary)}
+	c.fs.StringVar(&c.ckpt, "ckpt", "", "checkpoint file written by trainer train")
+	c.dev.register(c.fs)
+	return c
+}
+
+// trainer rebuilds the checkpoint's model with its weights.
+func (c *ckptCommand) trainer() (*model.Trainer, error) {
+	if c.ckpt == "" {
 		return nil, fmt.Errorf("-ckpt: a checkpoint file is required (e.g. run/%s)", ckptFile)
 	}
-	f, err := checkpoint.Read(path)
+	f, err := checkpoint.Read(c.ckpt)
 	if err != nil {
 		return nil, fmt.Errorf("-ckpt: %w", err)
 	}
@@ -24,7 +40,7 @@ func loadTrainer(path string, dev *deviceFlags) (*model.Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := dev.open()
+	b, err := c.dev.open()
 	if err != nil {
 		return nil, err
 	}
@@ -36,20 +52,18 @@ func loadTrainer(path string, dev *deviceFlags) (*model.Trainer, error) {
 }
 
 func sample(args []string) error {
-	fs := newFlagSet("sample", "Decodes n latent vectors drawn from N(0, I) into a PNG grid.")
-	ckpt := fs.String("ckpt", "", "checkpoint file")
+	c := newCkptCommand("sample", "Decodes n latent vectors drawn from N(0, I) into a PNG grid.")
+	fs := c.fs
 	n := fs.Int("n", 64, "number of images")
 	seed := fs.Uint64("seed", 1, "seed of the latent vectors")
 	out := fs.String("out", "samples.png", "output PNG")
-	var dev deviceFlags
-	dev.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *n < 1 {
 		return fmt.Errorf("-n %d: want at least 1", *n)
 	}
-	tr, err := loadTrainer(*ckpt, &dev)
+	tr, err := c.trainer()
 	if err != nil {
 		return err
 	}
@@ -62,15 +76,13 @@ func sample(args []string) error {
 }
 
 func reconstruct(args []string) error {
-	fs := newFlagSet("reconstruct", "Encodes the first n images of a dataset (file order) deterministically (z = mu,\n"+
+	c := newCkptCommand("reconstruct", "Encodes the first n images of a dataset (file order) deterministically (z = mu,\n"+
 		"BatchNorm in evaluation mode) and decodes them. -out x.png writes a grid, a row of inputs above\n"+
 		"a row of their reconstructions; -out x.safetensors writes float32 tensors input and recon, [n, C, H, W], in [-1, 1].")
-	ckpt := fs.String("ckpt", "", "checkpoint file")
+	fs := c.fs
 	dataPath := fs.String("data", "", "dataset (default: the embedded MNIST)")
 	n := fs.Int("n", 16, "number of images")
 	out := fs.String("out", "reconstruct.png", "output file: .png or .safetensors")
-	var dev deviceFlags
-	dev.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -81,7 +93,7 @@ func reconstruct(args []string) error {
 	if *n < 1 {
 		return fmt.Errorf("-n %d: want at least 1", *n)
 	}
-	tr, err := loadTrainer(*ckpt, &dev)
+	tr, err := c.trainer()
 	if err != nil {
 		return err
 	}
@@ -111,22 +123,20 @@ func reconstruct(args []string) error {
 }
 
 func interpolate(args []string) error {
-	fs := newFlagSet("interpolate", "Decodes straight-line walks between pairs of latent points drawn from N(0, I):\n"+
+	c := newCkptCommand("interpolate", "Decodes straight-line walks between pairs of latent points drawn from N(0, I):\n"+
 		"one row per walk, from one end point to the other.")
-	ckpt := fs.String("ckpt", "", "checkpoint file")
+	fs := c.fs
 	rows := fs.Int("rows", 8, "number of walks")
 	steps := fs.Int("steps", 10, "images per walk, end points included")
 	seed := fs.Uint64("seed", 1, "seed of the end points")
 	out := fs.String("out", "interpolate.png", "output PNG")
-	var dev deviceFlags
-	dev.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *rows < 1 || *steps < 2 {
 		return fmt.Errorf("-rows %d -steps %d: want at least 1 walk of at least 2 images", *rows, *steps)
 	}
-	tr, err := loadTrainer(*ckpt, &dev)
+	tr, err := c.trainer()
 	if err != nil {
 		return err
 	}
