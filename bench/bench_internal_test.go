@@ -146,6 +146,7 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-arch", "cifar"}, `"cifar"`},
 		{[]string{"-model", "dcgan"}, `-model "dcgan"`},
 		{[]string{"extra"}, `"extra"`},
+		{[]string{"-omp-wait", "spin"}, `-omp-wait "spin"`},
 	} {
 		_, err := parseFlags(tc.args, false)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -167,12 +168,13 @@ func TestWriteResults(t *testing.T) {
 			Round: round, NS: 64 / ips * 1e9, ImagesPerSecond: ips, FLOP: 1e9, GFLOPs: ips / 64, ShareOfPeak: 0.5}
 	}
 	first := results{Machine: machine{Command: "first"}, Records: []record{
-		{Kind: kindPeak, Device: "cpu", Threads: 2, GFLOPs: 100, ShareOfPeak: 1},
+		{Kind: kindPeak, Device: "cpu", Arch: "mnist", Threads: 2, GFLOPs: 100, ShareOfPeak: 1},
 		step("cpu", "mnist", 1, 90), step("cpu", "mnist", 2, 300), step("cpu", "mnist", 3, 100),
 		step("pytorch", "mnist", 1, 50), step("pytorch", "mnist", 2, 40), step("pytorch", "mnist", 3, 60),
 		{Kind: kindOp, Device: "cpu", Arch: "mnist", Batch: 64, Threads: 2, Op: "enc.conv1 fwd", NS: 2e6, GFLOPs: 12.5, ShareOfPeak: 0.125},
 	}}
 	second := results{Machine: machine{Command: "second"}, Records: []record{
+		{Kind: kindPeak, Device: "cpu", Arch: "celeba64", Threads: 2, GFLOPs: 90, ShareOfPeak: 1},
 		step("cpu", "celeba64", 1, 6), step("cpu", "mnist", 1, 200),
 	}}
 	for _, r := range []results{first, second} {
@@ -185,7 +187,7 @@ func TestWriteResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The second run's cpu mnist round replaces the first run's three.
-	if got, want := len(res.Records), 1+3+1+2; got != want {
+	if got, want := len(res.Records), 1+3+1+1+2; got != want {
 		t.Errorf("%d merged records, want %d", got, want)
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "bench.md"))
@@ -195,6 +197,9 @@ func TestWriteResults(t *testing.T) {
 	// cpu mnist: 200 images/s against PyTorch's median of 50.
 	if row := "| mnist | vaegan | 64 | 2 | cpu | 200.0 | 320 | 1.0 | 3.1 | 50% | 4.00 | 200.0 |"; !bytes.Contains(md, []byte(row)) {
 		t.Errorf("bench.md lacks the row\n%s\n%s", row, md)
+	}
+	if !bytes.Contains(md, []byte("| mnist | cpu |  | 2 | 100.0 |")) || !bytes.Contains(md, []byte("| celeba64 | cpu |  | 2 | 90.0 |")) {
+		t.Errorf("bench.md lacks a peak of each run:\n%s", md)
 	}
 	if !bytes.Contains(md, []byte("| enc.conv1 fwd |  | 2.000 | 12.5 GFLOP/s | 12% |")) {
 		t.Errorf("bench.md lacks the op row:\n%s", md)

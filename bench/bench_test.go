@@ -43,7 +43,9 @@ func benchOps(b *testing.B, arch, group string) {
 
 // benchOp times op o on device d after one warm-up call.
 func benchOp(b *testing.B, d device, o op) {
-	call := o.setup(d.b)
+	mem := &tracker{Backend: d.b}
+	defer mem.freeAll()
+	call := o.setup(mem)
 	call()
 	d.b.Sync()
 	b.ResetTimer()
@@ -82,6 +84,7 @@ func benchStep(b *testing.B, arch, mdl string) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			defer s.free()
 			b.ResetTimer()
 			for range b.N {
 				if err := s.step(); err != nil {

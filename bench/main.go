@@ -20,7 +20,7 @@ type config struct {
 	batch, threads      int
 	steps, rounds       int
 	ops, torch, json    bool
-	out                 string
+	out, ompWait        string
 }
 
 // parseFlags reads the command line; torchDefault is -torch's default.
@@ -37,6 +37,7 @@ func parseFlags(args []string, torchDefault bool) (config, error) {
 	fs.BoolVar(&c.ops, "ops", true, "measure every op at the architecture's shapes")
 	fs.BoolVar(&c.torch, "torch", torchDefault, "time the same step in PyTorch ("+python+" with torch; default on when it imports)")
 	fs.StringVar(&c.out, "out", "bench/results", "folder for bench.md, bench.json and bench.png")
+	fs.StringVar(&c.ompWait, "omp-wait", "passive", "OMP_WAIT_POLICY for OpenMP in this process (OpenBLAS) and in PyTorch's: passive or active")
 	fs.BoolVar(&c.json, "json", false, "print only this run's JSON on stdout")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -52,6 +53,9 @@ func parseFlags(args []string, torchDefault bool) (config, error) {
 		if f.v < f.min {
 			return c, fmt.Errorf("-%s %d: want at least %d", f.name, f.v, f.min)
 		}
+	}
+	if c.ompWait != "passive" && c.ompWait != "active" {
+		return c, fmt.Errorf("-omp-wait %q: want passive or active", c.ompWait)
 	}
 	if !slices.Contains([]string{"cpu", "cuda", "all"}, c.device) {
 		return c, fmt.Errorf("-device %q: want cpu, cuda or all", c.device)
@@ -86,6 +90,10 @@ func main() {
 func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 
 func run(c config) error {
+	// Before any OpenMP runtime starts: OpenBLAS is loaded by the first
+	// cpu.New, and the PyTorch subprocess inherits the environment.
+	os.Setenv("OMP_WAIT_POLICY", strings.ToUpper(c.ompWait))
+	load := loadAverage()
 	devs, err := openDevices(c.device, c.threads)
 	if err != nil {
 		return err
@@ -103,35 +111,15 @@ func run(c config) error {
 		models = model.ModelNames
 	}
 	res := results{Machine: machine{Date: time.Now().Format(time.DateTime), CPU: cpuModel(),
-		Cores: runtime.NumCPU(), Go: runtime.Version(), Command: "go run ./bench " + strings.Join(os.Args[1:], " ")}}
+		Cores: runtime.NumCPU(), Go: runtime.Version(), OMPWaitPolicy: c.ompWait, Command: "go run ./bench " + strings.Join(os.Args[1:], " ")}}
 
-	peak := map[string]float64{} // GFLOP/s by device
-	for _, d := range devs {
-		g := gemmOp(2048)
-		ns := timeCalls(d.b, g.setup(d.b), 3, time.Second)
-		peak[d.name] = g.rate(ns)
-		res.Records = append(res.Records, record{Kind: kindPeak, Device: d.name, Backend: d.b.Name(),
-			Threads: threadsOf(d, c), Op: g.name, Shape: g.shape, NS: ns, FLOP: g.flop, GFLOPs: peak[d.name], ShareOfPeak: 1})
-		logf("%s: %s %.1f GFLOP/s", d.b.Name(), g.name, peak[d.name])
-	}
-
+	peakRecs, peak := measurePeaks(c, devs)
+	res.Records = append(res.Records, peakRecs...)
+	var torch *torchInfo // PyTorch's setup, once it ran
 	for _, arch := range archNames {
 		a, _ := lookupArch(arch)
 		if c.ops {
-			for _, o := range archOps(a, c.batch) {
-				for _, d := range devs {
-					ns := timeCalls(d.b, o.setup(d.b), 3, 200*time.Millisecond)
-					r := record{Kind: kindOp, Device: d.name, Backend: d.b.Name(), Arch: arch, Batch: c.batch,
-						Threads: threadsOf(d, c), Op: o.name, Shape: o.shape, NS: ns, FLOP: o.flop}
-					if o.flop > 0 {
-						r.GFLOPs, r.ShareOfPeak = o.rate(ns), o.rate(ns)/peak[d.name]
-					} else {
-						r.GBps = o.rate(ns)
-					}
-					res.Records = append(res.Records, r)
-					logf("%s %s %-28s %10.3f ms  %s", d.name, arch, o.name, ns/1e6, rateString(r))
-				}
-			}
+			res.Records = append(res.Records, measureOps(c, devs, peak, a)...)
 		}
 		for _, m := range models {
 			recs, info, err := measureSteps(c, devs, peak, arch, m)
@@ -140,11 +128,19 @@ func run(c config) error {
 			}
 			res.Records = append(res.Records, recs...)
 			if info != nil {
-				res.Machine.Torch = info.name()
+				torch = info
 			}
 		}
 	}
+	if torch != nil {
+		const flop = 2 * 2048 * 2048 * 2048
+		res.Machine.Torch = torch.name()
+		res.Records = append(res.Records, record{Kind: kindPeak, Device: "pytorch", Backend: torch.name(),
+			Arch: c.arch, Threads: c.threads, Op: "torch.mm 2048³", NS: flop / torch.GemmGFLOPs, FLOP: flop,
+			GFLOPs: torch.GemmGFLOPs, ShareOfPeak: 1})
+	}
 
+	res.Machine.Load = load + " → " + loadAverage()
 	if err := writeResults(c.out, res); err != nil {
 		return fmt.Errorf("-out %s: %w", c.out, err)
 	}
@@ -156,6 +152,44 @@ func run(c config) error {
 	writeMarkdown(os.Stdout, res)
 	logf("wrote %s/bench.md, bench.json, bench.png", c.out)
 	return nil
+}
+
+// measurePeaks times a 2048³ SGEMM through each device's Gemm and returns
+// the records (their Arch is -arch: the run whose shares of peak they are
+// the base of) and the rates in GFLOP/s by device.
+func measurePeaks(c config, devs []device) ([]record, map[string]float64) {
+	var recs []record
+	peak := map[string]float64{}
+	for _, d := range devs {
+		g := gemmOp(2048)
+		ns := timeOp(d.b, g, 5, time.Second)[0] // the best call: a peak
+		peak[d.name] = g.rate(ns)
+		recs = append(recs, record{Kind: kindPeak, Device: d.name, Backend: d.b.Name(), Arch: c.arch, Threads: threadsOf(d, c),
+			Op: g.name, Shape: g.shape, NS: ns, FLOP: g.flop, GFLOPs: peak[d.name], ShareOfPeak: 1})
+		logf("%s: %s %.1f GFLOP/s", d.b.Name(), g.name, peak[d.name])
+	}
+	return recs, peak
+}
+
+// measureOps times every op of a step of architecture a on every device:
+// the median of at least 3 calls and 0.2 s.
+func measureOps(c config, devs []device, peak map[string]float64, a *archSpec) []record {
+	var recs []record
+	for _, o := range archOps(a, c.batch) {
+		for _, d := range devs {
+			ns := median(timeOp(d.b, o, 3, 200*time.Millisecond))
+			r := record{Kind: kindOp, Device: d.name, Backend: d.b.Name(), Arch: a.name, Batch: c.batch,
+				Threads: threadsOf(d, c), Op: o.name, Shape: o.shape, NS: ns, FLOP: o.flop}
+			if o.flop > 0 {
+				r.GFLOPs, r.ShareOfPeak = o.rate(ns), o.rate(ns)/peak[d.name]
+			} else {
+				r.GBps = o.rate(ns)
+			}
+			recs = append(recs, r)
+			logf("%s %s %-28s %10.3f ms  %s", d.name, a.name, o.name, ns/1e6, rateString(r))
+		}
+	}
+	return recs
 }
 
 // threadsOf is the thread count a device runs with (0 for a GPU).
@@ -178,6 +212,7 @@ func measureSteps(c config, devs []device, peak map[string]float64, arch, mdl st
 		if err != nil {
 			return nil, nil, err
 		}
+		defer s.free()
 		steppers[i], flop = s, s.flop
 	}
 	var t *torchRunner
@@ -223,9 +258,6 @@ func measureSteps(c config, devs []device, peak map[string]float64, arch, mdl st
 	if t == nil {
 		return recs, nil, nil
 	}
-	recs = append(recs, record{Kind: kindPeak, Device: "pytorch", Backend: t.info.name(), Threads: c.threads,
-		Op: "torch.mm 2048³", NS: 2 * 2048 * 2048 * 2048 / t.info.GemmGFLOPs, FLOP: 2 * 2048 * 2048 * 2048,
-		GFLOPs: t.info.GemmGFLOPs, ShareOfPeak: 1})
 	return recs, &t.info, nil
 }
 
@@ -243,4 +275,13 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// loadAverage is the machine's 1-minute load average, from /proc/loadavg.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(data))[0]
 }

@@ -11,8 +11,8 @@ import (
 
 // timeCalls runs call once to warm up, then again and again until at least
 // minReps calls and minTotal of time are done, each followed by b.Sync, and
-// returns the median time of one call in nanoseconds.
-func timeCalls(b backend.Backend, call func(), minReps int, minTotal time.Duration) float64 {
+// returns the time of each call in nanoseconds, sorted.
+func timeCalls(b backend.Backend, call func(), minReps int, minTotal time.Duration) []float64 {
 	call()
 	b.Sync()
 	var times []float64
@@ -25,7 +25,8 @@ func timeCalls(b backend.Backend, call func(), minReps int, minTotal time.Durati
 		total += d
 		times = append(times, float64(d.Nanoseconds()))
 	}
-	return median(times)
+	slices.Sort(times)
+	return times
 }
 
 // median returns the middle value of xs (the mean of the two middle ones
@@ -37,6 +38,34 @@ func median(xs []float64) float64 {
 		return xs[n/2]
 	}
 	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+// tracker is a Backend that remembers the tensors it allocates, so that
+// they can all be freed at once.
+type tracker struct {
+	backend.Backend
+	made []backend.Tensor
+}
+
+func (t *tracker) New(shape ...int) backend.Tensor {
+	x := t.Backend.New(shape...)
+	t.made = append(t.made, x)
+	return x
+}
+
+// freeAll frees every tensor allocated so far.
+func (t *tracker) freeAll() {
+	for _, x := range t.made {
+		t.Backend.Free(x)
+	}
+	t.made = nil
+}
+
+// timeOp sets op o up on b, times it with timeCalls and frees its operands.
+func timeOp(b backend.Backend, o op, minReps int, minTotal time.Duration) []float64 {
+	mem := &tracker{Backend: b}
+	defer mem.freeAll()
+	return timeCalls(b, o.setup(mem), minReps, minTotal)
 }
 
 // flopCounter is a Backend that adds up the floating-point operations of
@@ -73,11 +102,11 @@ func (c *flopCounter) ConvBackwardFilter(g backend.ConvGeom, x, dy, dw backend.T
 // stepper runs training steps of one model on one backend with a fixed
 // batch of images.
 type stepper struct {
-	tr    *model.Trainer
-	b     backend.Backend
-	x     []float32
-	flop  float64 // of one step, counted on the first one
-	steps int
+	tr   *model.Trainer
+	b    backend.Backend
+	mem  *tracker // the trainer's tensors
+	x    []float32
+	flop float64 // of one step, counted on the first one
 }
 
 // trainerConfig is the configuration the benchmark trains with: Adam, and
@@ -92,25 +121,30 @@ func trainerConfig(arch, mdl string, batch int) model.Config {
 // matrix products and convolutions it counts.
 func newStepper(b backend.Backend, arch, mdl string, batch int) (*stepper, error) {
 	cfg := trainerConfig(arch, mdl, batch)
-	counter := &flopCounter{Backend: b}
+	mem := &tracker{Backend: b}
+	counter := &flopCounter{Backend: mem}
 	tr, err := model.NewTrainer(counter, cfg)
 	if err != nil {
+		mem.freeAll()
 		return nil, err
 	}
-	s := &stepper{tr: tr, b: b, x: hostRandom(0, -1, 1, batch*tr.Arch.ImageLen())}
+	s := &stepper{tr: tr, b: b, mem: mem, x: hostRandom(0, -1, 1, batch*tr.Arch.ImageLen())}
 	if err := s.step(); err != nil {
+		s.free()
 		return nil, err
 	}
 	s.flop = counter.flop
 	return s, nil
 }
 
+// free releases the trainer's tensors.
+func (s *stepper) free() { s.mem.freeAll() }
+
 func (s *stepper) step() error {
 	if _, err := s.tr.Step(s.x); err != nil {
 		return fmt.Errorf("%s: %w", s.b.Name(), err)
 	}
 	s.b.Sync()
-	s.steps++
 	return nil
 }
 

@@ -163,7 +163,6 @@ func batchNormOps(l layer, batch int) []op {
 // Adam updates of a step at the given batch size.
 func elementOps(a *archSpec, batch int) []op {
 	B, L := batch, a.latent
-	vec := func(n int) string { return fmt.Sprint(n) }
 	ops := []op{
 		{group: groupElementwise, name: "KL", shape: fmt.Sprintf("%d×%d", B, L), bytes: 4 * 4 * float64(B*L), setup: func(b backend.Backend) func() {
 			mu, lv, loss, dmu, dlv := random(b, 1, -1, 1, B, L), random(b, 2, -1, 1, B, L), b.New(1), b.New(B, L), b.New(B, L)
@@ -188,7 +187,7 @@ func elementOps(a *archSpec, batch int) []op {
 	}
 	for _, net := range []string{"enc", "dec", "dis"} {
 		n := a.netParams(net)
-		ops = append(ops, op{group: groupElementwise, name: "AdamStep " + net, shape: vec(n), bytes: 4 * 7 * float64(n), setup: func(b backend.Backend) func() {
+		ops = append(ops, op{group: groupElementwise, name: "AdamStep " + net, shape: fmt.Sprint(n), bytes: 4 * 7 * float64(n), setup: func(b backend.Backend) func() {
 			p, g, m, v := random(b, 1, -0.1, 0.1, n), random(b, 2, -1, 1, n), random(b, 3, -0.1, 0.1, n), random(b, 4, 0, 0.1, n)
 			return func() { b.AdamStep(p, g, m, v, 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001) }
 		}})

@@ -54,11 +54,15 @@ func (r record) key() string {
 
 // machine describes where and how the results were measured.
 type machine struct {
-	Date    string `json:"date"`
-	CPU     string `json:"cpu"`
-	Cores   int    `json:"cores"`
-	Go      string `json:"go"`
-	Torch   string `json:"torch,omitempty"`
+	Date  string `json:"date"`
+	CPU   string `json:"cpu"`
+	Cores int    `json:"cores"`
+	Go    string `json:"go"`
+	Torch string `json:"torch,omitempty"`
+	// OMPWaitPolicy is OMP_WAIT_POLICY for both OpenMP runtimes (-omp-wait).
+	OMPWaitPolicy string `json:"omp_wait_policy"`
+	// Load is the 1-minute load average at the start and at the end.
+	Load    string `json:"load"`
 	Command string `json:"command"`
 }
 
@@ -221,11 +225,12 @@ func writeMarkdown(w io.Writer, res results) {
 	if m.Torch != "" {
 		fmt.Fprintf(w, "; %s", m.Torch)
 	}
-	fmt.Fprintf(w, ".\nLast command: `%s`.\n", m.Command)
+	fmt.Fprintf(w, "; OMP_WAIT_POLICY %s; load average %s.\nLast command: `%s`.\n", m.OMPWaitPolicy, m.Load, m.Command)
 
-	fmt.Fprintf(w, "\n## Peak: SGEMM 2048³\n\n| device | backend | threads | GFLOP/s |\n|---|---|---|---|\n")
+	fmt.Fprintf(w, "\n## Peak: SGEMM 2048³\n\nMeasured at the start of the run of each -arch; the shares of peak of that run divide by it.\n\n"+
+		"| -arch | device | backend | threads | GFLOP/s |\n|---|---|---|---|---|\n")
 	for _, r := range ofKind(res.Records, kindPeak) {
-		fmt.Fprintf(w, "| %s | %s | %d | %.1f |\n", r.Device, r.Backend, r.Threads, r.GFLOPs)
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %.1f |\n", r.Arch, r.Device, r.Backend, r.Threads, r.GFLOPs)
 	}
 
 	steps := summarizeSteps(res.Records)

@@ -11,13 +11,13 @@ import (
 
 // The step fixtures are one whole VAE-GAN training step computed by PyTorch
 // (reference/torch/make_fixtures.py) on weights and noise both sides draw
-// from the Philox stream: parameters by InitRule{1234, 0.05, biases},
-// eps and z_p from the noise stream seeded 99.
+// from the Philox stream: parameters by InitRule{7, 0.05, biases},
+// eps and z_p from the noise stream seeded 101.
 const (
 	fixtureDir        = "../reference/torch/fixtures/"
 	fixtureGamma      = 0.75
-	fixtureWeightSeed = 1234
-	fixtureNoiseSeed  = 99
+	fixtureWeightSeed = 7
+	fixtureNoiseSeed  = 101
 	fixtureBatch      = 8
 	fixtureTol        = 1e-4 // relative error, losses and gradients
 )

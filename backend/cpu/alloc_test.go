@@ -7,36 +7,53 @@ import (
 )
 
 // TestNoAllocations checks that the operations allocate nothing once their
-// scratch buffers have grown. The sizes keep gonum's Sgemm on its serial
-// path: for large products gonum itself starts goroutines, which allocate.
+// scratch buffers have grown, at a small size on gonum (whose Sgemm starts
+// goroutines, which allocate, only for large products) and, where the system
+// has OpenBLAS, also with a celeba64 layer over 8 images.
 func TestNoAllocations(t *testing.T) {
-	b := New(2)
-	g := backend.NewConvGeom(4, 3, 12, 12, 8, 4, 2, 1)
-	x, w, y := b.New(g.N, g.C, g.H, g.W), b.New(g.K, g.C, g.R, g.R), b.New(g.N, g.K, g.OH, g.OW)
-	dx, dw := b.New(g.N, g.C, g.H, g.W), b.New(g.K, g.C, g.R, g.R)
-	b.Fill(x, 0.5)
-	b.Fill(w, 0.25)
-	n, c, s := g.N, g.K, g.OH*g.OW
-	gamma, beta, mean, invstd, rm, rv := b.New(c), b.New(c), b.New(c), b.New(c), b.New(c), b.New(c)
-	loss, v := b.New(1), b.New(n*c*s)
-	b.Fill(rv, 1)
-	ga, gb, gc := b.New(8, 48), b.New(16, 48), b.New(8, 16)
-	ops := map[string]func(){
-		"ConvForward":        func() { b.ConvForward(g, x, w, y) },
-		"ConvBackwardData":   func() { b.ConvBackwardData(g, y, w, dx) },
-		"ConvBackwardFilter": func() { b.ConvBackwardFilter(g, x, y, dw) },
-		"Gemm":               func() { b.Gemm(false, true, 8, 16, 48, 1, ga, gb, 0.5, gc) },
-		"BatchNormTrain":     func() { b.BatchNormTrain(y, gamma, beta, v, mean, invstd, rm, rv, n, c, s, 0.1, 1e-5) },
-		"BatchNormBackward":  func() { b.BatchNormBackward(y, v, gamma, mean, invstd, v, gamma, beta, n, c, s) },
-		"ActForward":         func() { b.ActForward(backend.Tanh, v, v, 0) },
-		"Reparameterize":     func() { b.Reparameterize(v, v, v, v, 1, 2) },
-		"SoftmaxCE":          func() { b.SoftmaxCE(v, loss, v, 4, 1, 1) },
-		"AdamStep":           func() { b.AdamStep(v, v, v, v, 1e-3, 0.5, 0.999, 1e-8, 0.5, 0.001) },
+	geoms := []struct {
+		openBLAS bool
+		g        backend.ConvGeom
+	}{
+		{false, backend.NewConvGeom(4, 3, 12, 12, 8, 4, 2, 1)},
+		{true, backend.NewConvGeom(4, 3, 12, 12, 8, 4, 2, 1)},
+		{true, backend.NewConvGeom(8, 32, 64, 64, 128, 5, 2, 2)}, // two chunks
 	}
-	for name, op := range ops {
-		op() // grow the scratch buffers
-		if a := testing.AllocsPerRun(10, op); a != 0 {
-			t.Errorf("%s: %v allocations per call, want 0", name, a)
+	for _, tc := range geoms {
+		if tc.openBLAS && !loadOpenBLAS() {
+			continue
+		}
+		b, g := newBackend(2, tc.openBLAS), tc.g
+		x, w, y := b.New(g.N, g.C, g.H, g.W), b.New(g.K, g.C, g.R, g.R), b.New(g.N, g.K, g.OH, g.OW)
+		dx, dw := b.New(g.N, g.C, g.H, g.W), b.New(g.K, g.C, g.R, g.R)
+		b.Fill(x, 0.5)
+		b.Fill(w, 0.25)
+		n, c, s := g.N, g.K, g.OH*g.OW
+		gamma, beta, mean, invstd, rm, rv := b.New(c), b.New(c), b.New(c), b.New(c), b.New(c), b.New(c)
+		loss, v := b.New(1), b.New(n*c*s)
+		b.Fill(rv, 1)
+		ga, gb, gc := b.New(8, 48), b.New(16, 48), b.New(8, 16)
+		ops := map[string]func(){
+			"ConvForward":        func() { b.ConvForward(g, x, w, y) },
+			"ConvBackwardData":   func() { b.ConvBackwardData(g, y, w, dx) },
+			"ConvBackwardFilter": func() { b.ConvBackwardFilter(g, x, y, dw) },
+			"Gemm":               func() { b.Gemm(false, true, 8, 16, 48, 1, ga, gb, 0.5, gc) },
+			"Fill":               func() { b.Fill(v, 0.5) },
+			"BiasBackward":       func() { b.BiasBackward(y, beta, n, c, s) },
+			"BatchNormTrain":     func() { b.BatchNormTrain(y, gamma, beta, v, mean, invstd, rm, rv, n, c, s, 0.1, 1e-5) },
+			"BatchNormBackward":  func() { b.BatchNormBackward(y, v, gamma, mean, invstd, v, gamma, beta, n, c, s) },
+			"ActForward":         func() { b.ActForward(backend.Tanh, v, v, 0) },
+			"ActBackward":        func() { b.ActBackward(backend.LeakyReLU, v, v, v, 0.2) },
+			"Reparameterize":     func() { b.Reparameterize(v, v, v, v, 1, 2) },
+			"SoftmaxCE":          func() { b.SoftmaxCE(v, loss, v, 4, 1, 1) },
+			"SquaredError":       func() { b.SquaredError(v, y, loss, v, 1) },
+			"AdamStep":           func() { b.AdamStep(v, v, v, v, 1e-3, 0.5, 0.999, 1e-8, 0.5, 0.001) },
+		}
+		for name, op := range ops {
+			op() // grow the scratch buffers
+			if a := testing.AllocsPerRun(3, op); a != 0 {
+				t.Errorf("%s (%s, N=%d, C=%d, H=%d): %v allocations per call, want 0", name, b.Name(), g.N, g.C, g.H, a)
+			}
 		}
 	}
 }

@@ -11,8 +11,9 @@ import (
 // randomTensor is a tensor of the given shape with values uniform in [-1, 1).
 func randomTensor(b *Backend, r *rand.Rand, shape ...int) backend.Tensor {
 	t := b.New(shape...)
-	for i := range data(t) {
-		data(t)[i] = r.Float32()*2 - 1
+	d := data(t)
+	for i := range d {
+		d[i] = r.Float32()*2 - 1
 	}
 	return t
 }

@@ -12,8 +12,8 @@ import "github.com/vaegan-go/vaegan/backend"
 // geometry alone, so that every result does too.
 
 // colBudget bounds the elements of the column matrix of one chunk (it holds
-// at least one image).
-const colBudget = 1 << 22
+// at least one image; a variable so that tests can make it small).
+var colBudget = 1 << 22
 
 // colRows is the number of rows of the column matrix.
 func colRows(g backend.ConvGeom) int { return g.C * g.R * g.R }
@@ -23,17 +23,17 @@ func chunkImages(g backend.ConvGeom) int {
 	return max(min(colBudget/(colRows(g)*g.OH*g.OW), g.N), 1)
 }
 
-// validCols returns the range [lo, hi) of output columns ox whose input
-// column ox*Stride-Pad+kx lies inside [0, W).
-func validCols(g backend.ConvGeom, kx int) (lo, hi int) {
-	if d := g.Pad - kx; d > 0 {
-		lo = (d + g.Stride - 1) / g.Stride
+// valid returns the range [lo, hi) of output positions o (of out) whose
+// input position o*stride-pad+k lies inside [0, size).
+func valid(size, out, stride, pad, k int) (lo, hi int) {
+	if d := pad - k; d > 0 {
+		lo = (d + stride - 1) / stride
 	}
-	last := g.W - 1 + g.Pad - kx // largest ox*Stride allowed
+	last := size - 1 + pad - k // largest o*stride allowed
 	if last < 0 {
 		return 0, 0
 	}
-	hi = min(g.OW, last/g.Stride+1)
+	hi = min(out, last/stride+1)
 	return min(lo, hi), hi
 }
 
@@ -41,28 +41,37 @@ func validCols(g backend.ConvGeom, kx int) (lo, hi int) {
 // [0, OH*OW) of col, from the channel's plane x [H, W].
 func im2col(g backend.ConvGeom, x, col []float32, ld, c int) {
 	for ky := 0; ky < g.R; ky++ {
+		ylo, yhi := valid(g.H, g.OH, g.Stride, g.Pad, ky)
 		for kx := 0; kx < g.R; kx++ {
 			row := col[((c*g.R+ky)*g.R+kx)*ld:][:g.OH*g.OW]
-			lo, hi := validCols(g, kx)
-			for oy := 0; oy < g.OH; oy++ {
-				dst := row[oy*g.OW : (oy+1)*g.OW]
-				iy := oy*g.Stride - g.Pad + ky
-				if iy < 0 || iy >= g.H {
-					clear(dst)
-					continue
+			clear(row[:ylo*g.OW])
+			clear(row[yhi*g.OW:])
+			lo, hi := valid(g.W, g.OW, g.Stride, g.Pad, kx)
+			for oy := ylo; oy < yhi; oy++ {
+				dst := row[oy*g.OW:][:g.OW]
+				src := x[(oy*g.Stride-g.Pad+ky)*g.W:][:g.W]
+				for o := range dst[:lo] {
+					dst[o] = 0
 				}
-				src := x[iy*g.W:][:g.W]
-				clear(dst[:lo])
-				if g.Stride == 1 {
-					copy(dst[lo:hi], src[lo-g.Pad+kx:])
-				} else {
-					ix := lo*g.Stride - g.Pad + kx
-					for ox := lo; ox < hi; ox++ {
-						dst[ox] = src[ix]
-						ix += g.Stride
+				d, s := dst[lo:hi], src[lo*g.Stride-g.Pad+kx:]
+				switch g.Stride {
+				case 1:
+					copy(d, s)
+				case 2:
+					if len(d) > 0 {
+						s = s[:2*len(d)-1]
+						for o := range d {
+							d[o] = s[2*o]
+						}
+					}
+				default:
+					for o := range d {
+						d[o] = s[o*g.Stride]
 					}
 				}
-				clear(dst[hi:])
+				for o := hi; o < g.OW; o++ {
+					dst[o] = 0
+				}
 			}
 		}
 	}
@@ -73,20 +82,30 @@ func im2col(g backend.ConvGeom, x, col []float32, ld, c int) {
 func col2im(g backend.ConvGeom, col, dx []float32, ld, c int) {
 	clear(dx)
 	for ky := 0; ky < g.R; ky++ {
+		ylo, yhi := valid(g.H, g.OH, g.Stride, g.Pad, ky)
 		for kx := 0; kx < g.R; kx++ {
 			row := col[((c*g.R+ky)*g.R+kx)*ld:][:g.OH*g.OW]
-			lo, hi := validCols(g, kx)
-			for oy := 0; oy < g.OH; oy++ {
-				iy := oy*g.Stride - g.Pad + ky
-				if iy < 0 || iy >= g.H {
-					continue
-				}
-				src := row[oy*g.OW : (oy+1)*g.OW]
-				dst := dx[iy*g.W:][:g.W]
-				ix := lo*g.Stride - g.Pad + kx
-				for ox := lo; ox < hi; ox++ {
-					dst[ix] += src[ox]
-					ix += g.Stride
+			lo, hi := valid(g.W, g.OW, g.Stride, g.Pad, kx)
+			for oy := ylo; oy < yhi; oy++ {
+				s := row[oy*g.OW+lo : oy*g.OW+hi]
+				d := dx[(oy*g.Stride-g.Pad+ky)*g.W+lo*g.Stride-g.Pad+kx:]
+				switch g.Stride {
+				case 1:
+					d = d[:len(s)]
+					for o, v := range s {
+						d[o] += v
+					}
+				case 2:
+					if len(s) > 0 {
+						d = d[:2*len(s)-1]
+						for o, v := range s {
+							d[2*o] += v
+						}
+					}
+				default:
+					for o, v := range s {
+						d[o*g.Stride] += v
+					}
 				}
 			}
 		}

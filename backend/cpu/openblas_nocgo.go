@@ -4,7 +4,8 @@ package cpu
 
 // Without cgo OpenBLAS cannot be loaded: every product runs on gonum.
 
-var openBLASName, openBLASKind string
+// openBLASKind is the threading of the loaded OpenBLAS: none here.
+var openBLASKind string
 
 func loadOpenBLAS() bool { return false }
 

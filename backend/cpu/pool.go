@@ -24,23 +24,24 @@ type task struct {
 // (worker 0).
 type pool struct {
 	threads int
-	start   chan struct{} // one token per helper wanted for the current task
+	start   chan int // the index of each worker wanted for the current task
 	done    sync.WaitGroup
 	workers int // workers taking part in the current task
 	task    task
 }
 
 func newPool(threads int) *pool {
-	p := &pool{threads: threads, start: make(chan struct{})}
-	for w := 1; w < threads; w++ {
-		go p.helper(w)
+	p := &pool{threads: threads, start: make(chan int)}
+	for range threads - 1 {
+		go p.helper()
 	}
 	return p
 }
 
-// helper is worker w's loop: take a token, work on the current task.
-func (p *pool) helper(w int) {
-	for range p.start {
+// helper is a helper goroutine's loop: take a worker index, do that
+// worker's share of the current task. Any helper may take any index.
+func (p *pool) helper() {
+	for w := range p.start {
 		p.work(w)
 		p.done.Done()
 	}
@@ -66,8 +67,8 @@ func (p *pool) do(t task) {
 	p.workers = helpers + 1
 	if helpers > 0 {
 		p.done.Add(helpers)
-		for range helpers {
-			p.start <- struct{}{}
+		for w := 1; w <= helpers; w++ {
+			p.start <- w
 		}
 	}
 	p.work(0)
@@ -77,8 +78,8 @@ func (p *pool) do(t task) {
 
 // chunkLen is the number of elements of one item of an elementwise task.
 // Work below it runs on the calling goroutine alone: waking a helper costs
-// more than it saves.
-const chunkLen = 16384
+// more than it saves. It is a variable so that tests can make it small.
+var chunkLen = 16384
 
 // chunks is the number of items an elementwise task over n elements is cut
 // into: a function of n alone, so that partial sums are added in the same

@@ -3,6 +3,7 @@ package torch_test
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"testing"
 
 	"github.com/vaegan-go/vaegan/backend"
@@ -311,10 +312,15 @@ func TestReparameterize(t *testing.T) {
 
 // TestStepFixtureInit checks that the whole-step fixtures' weights, which
 // are not stored, follow from the Philox rule in Go exactly as in numpy:
-// tensor j, element i = base + 0.05·NormalAt(1234, j<<40 | i).
+// tensor j, element i = base + 0.05·NormalAt(weight_seed, j<<40 | i), with
+// weight_seed from the file's metadata.
 func TestStepFixtureInit(t *testing.T) {
 	for _, file := range []string{"mnist_vaegan_step.safetensors", "mnist_vaegan3_step.safetensors"} {
 		x := open(t, file)
+		seed, err := strconv.ParseUint(x.f.Meta["weight_seed"], 10, 64)
+		if err != nil {
+			t.Fatalf("%s: metadata weight_seed: %v", file, err)
+		}
 		for _, c := range []struct {
 			name string
 			j    uint64
@@ -327,7 +333,7 @@ func TestStepFixtureInit(t *testing.T) {
 			shape := x.shape("init." + c.name)
 			want := x.ref("init."+c.name, shape...)
 			for i, w := range want {
-				if got := c.base + 0.05*backend.NormalAt(1234, c.j<<40|uint64(i)); got != w {
+				if got := c.base + 0.05*backend.NormalAt(seed, c.j<<40|uint64(i)); got != w {
 					t.Errorf("%s: init.%s[%d] = %v, Go's rule gives %v", file, c.name, i, w, got)
 					break
 				}
