@@ -18,6 +18,8 @@ func TestNoAllocations(t *testing.T) {
 		{false, backend.NewConvGeom(4, 3, 12, 12, 8, 4, 2, 1)},
 		{true, backend.NewConvGeom(4, 3, 12, 12, 8, 4, 2, 1)},
 		{true, backend.NewConvGeom(8, 32, 64, 64, 128, 5, 2, 2)}, // two chunks
+		{false, backend.NewConvGeom(1, 4, 6, 6, 2, 3, 1, 1)},     // run as its adjoint
+		{true, backend.NewConvGeom(2, 8, 16, 16, 3, 5, 1, 2)},    // run as its adjoint
 	}
 	for _, tc := range geoms {
 		if tc.openBLAS && !loadOpenBLAS() {

@@ -48,9 +48,10 @@ func BenchmarkGemm(bm *testing.B) {
 // and celeba64 models at batch 64 on 2 threads.
 func BenchmarkConv(bm *testing.B) {
 	geoms := map[string]backend.ConvGeom{
-		"mnist.conv2":    backend.NewConvGeom(64, 32, 14, 14, 64, 4, 2, 1),
-		"celeba.conv2":   backend.NewConvGeom(64, 32, 64, 64, 128, 5, 2, 2),
-		"celeba.dec.out": backend.NewConvGeom(64, 32, 64, 64, 3, 5, 1, 2),
+		"mnist.conv2":      backend.NewConvGeom(64, 32, 14, 14, 64, 4, 2, 1),
+		"celeba.conv2":     backend.NewConvGeom(64, 32, 64, 64, 128, 5, 2, 2),
+		"celeba.dec.out":   backend.NewConvGeom(64, 32, 64, 64, 3, 5, 1, 2),
+		"celeba.dis.conv1": backend.NewConvGeom(192, 3, 64, 64, 32, 5, 1, 2),
 	}
 	for name, b := range backends() {
 		for gname, g := range geoms {

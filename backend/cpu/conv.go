@@ -150,6 +150,15 @@ func fromBatchItem(t *task, _, i int) {
 	}
 }
 
+// perImageMin is the least number of output pixels per image for which each
+// image of a chunk gets a matrix product of its own, reading and writing the
+// image's [K, OH*OW] block of y in place, rather than one product for the
+// chunk between permutes (a variable so that tests can change it).
+var perImageMin = 1024
+
+// perImage reports whether the products of g run per image.
+func perImage(g backend.ConvGeom) bool { return g.OH*g.OW >= perImageMin }
+
 // convOK reports whether g has any output pixel.
 func convOK(g backend.ConvGeom) bool { return g.N > 0 && g.OH > 0 && g.OW > 0 }
 
@@ -170,12 +179,71 @@ func grow(s []float32, n int) []float32 {
 	return s[:cap(s)]
 }
 
+// adjoint returns, for a stride-1 convolution g with fewer output than input
+// channels, the geometry of the convolution it is the adjoint of: from
+// g's output (K channels, OH×OW) to its input (C channels, H×W), with the
+// kernel turned by 180° and padding R-1-Pad. Its column matrix has K·R·R
+// rather than C·R·R rows, and its products have C rather than K rows, so
+// ConvForward, ConvBackwardData and ConvBackwardFilter of g run as
+// ConvBackwardData, ConvForward and ConvBackwardFilter of it. ok is false
+// for any other g.
+func adjoint(g backend.ConvGeom) (a backend.ConvGeom, ok bool) {
+	if g.Stride != 1 || g.K >= g.C || g.Pad > g.R-1 {
+		return g, false
+	}
+	return backend.NewConvGeom(g.N, g.K, g.OH, g.OW, g.C, g.R, 1, g.R-1-g.Pad), true
+}
+
+// turn sets wt [C, K, R, R] to the weight w [K, C, R, R] of g with the two
+// channel axes swapped and each kernel turned by 180°, or, with add, adds it
+// back: w[k, c, ky, kx] += wt[c, k, R-1-ky, R-1-kx].
+func turn(g backend.ConvGeom, w, wt []float32, add bool) {
+	rr := g.R * g.R
+	for k := 0; k < g.K; k++ {
+		for c := 0; c < g.C; c++ {
+			src, dst := w[(k*g.C+c)*rr:][:rr], wt[(c*g.K+k)*rr:][:rr]
+			for j := range src {
+				if add {
+					src[j] += dst[rr-1-j]
+				} else {
+					dst[rr-1-j] = src[j]
+				}
+			}
+		}
+	}
+}
+
+// turned returns the scratch wt holding g's weight w turned for adjoint (g).
+func (b *Backend) turned(g backend.ConvGeom, w []float32) []float32 {
+	n := g.K * g.C * g.R * g.R
+	b.wt = grow(b.wt, n)
+	turn(g, w, b.wt[:n], false)
+	return b.wt[:n]
+}
+
 // ConvForward sets y = conv(x, w).
 func (b *Backend) ConvForward(g backend.ConvGeom, x, w, y backend.Tensor) {
+	b.convForward(g, data(x), data(w), data(y))
+}
+
+// ConvBackwardData sets dx = convᵀ(dy, w).
+func (b *Backend) ConvBackwardData(g backend.ConvGeom, dy, w, dx backend.Tensor) {
+	b.convBackwardData(g, data(dy), data(w), data(dx))
+}
+
+// ConvBackwardFilter accumulates dw += Σ_n dy[n]·col(x[n])ᵀ.
+func (b *Backend) ConvBackwardFilter(g backend.ConvGeom, x, dy, dw backend.Tensor) {
+	b.convBackwardFilter(g, data(x), data(dy), data(dw))
+}
+
+func (b *Backend) convForward(g backend.ConvGeom, xs, ws, ys []float32) {
 	if !convOK(g) {
 		return
 	}
-	xs, ws, ys := data(x), data(w), data(y)
+	if a, ok := adjoint(g); ok {
+		b.convBackwardData(a, xs, b.turned(g, ws), ys)
+		return
+	}
 	chw, khw, ohw, crr := g.C*g.H*g.W, g.K*g.OH*g.OW, g.OH*g.OW, colRows(g)
 	nb := chunkImages(g)
 	for n0 := 0; n0 < g.N; n0 += nb {
@@ -183,37 +251,58 @@ func (b *Backend) ConvForward(g backend.ConvGeom, x, w, y backend.Tensor) {
 		col, out := b.convScratch(g, m)
 		ld := m * ohw
 		b.p.do(task{run: im2colItem, n: m * g.C, g: g, a: xs[n0*chw:][:m*chw], c: col, i: [4]int{ld}})
+		if perImage(g) {
+			for i := range m {
+				b.gemm(false, false, g.K, ohw, crr, 1, ws, crr, col[i*ohw:], ld, 0, ys[(n0+i)*khw:], ohw)
+			}
+			continue
+		}
 		b.gemm(false, false, g.K, ld, crr, 1, ws, crr, col, ld, 0, out, ld)
 		b.p.do(task{run: toBatchItem, n: m, g: g, a: out, c: ys[n0*khw:][:m*khw], i: [4]int{ld}})
 	}
 }
 
-// ConvBackwardData sets dx = convᵀ(dy, w).
-func (b *Backend) ConvBackwardData(g backend.ConvGeom, dy, w, dx backend.Tensor) {
+func (b *Backend) convBackwardData(g backend.ConvGeom, dys, ws, dxs []float32) {
 	if !convOK(g) {
-		clear(data(dx))
+		clear(dxs)
 		return
 	}
-	dys, ws, dxs := data(dy), data(w), data(dx)
+	if a, ok := adjoint(g); ok {
+		b.convForward(a, dys, b.turned(g, ws), dxs)
+		return
+	}
 	chw, khw, ohw, crr := g.C*g.H*g.W, g.K*g.OH*g.OW, g.OH*g.OW, colRows(g)
 	nb := chunkImages(g)
 	for n0 := 0; n0 < g.N; n0 += nb {
 		m := min(nb, g.N-n0)
 		col, out := b.convScratch(g, m)
 		ld := m * ohw
-		b.p.do(task{run: fromBatchItem, n: m, g: g, a: dys[n0*khw:][:m*khw], c: out, i: [4]int{ld}})
-		b.gemm(true, false, crr, ld, g.K, 1, ws, crr, out, ld, 0, col, ld)
+		if perImage(g) {
+			for i := range m {
+				b.gemm(true, false, crr, ohw, g.K, 1, ws, crr, dys[(n0+i)*khw:], ohw, 0, col[i*ohw:], ld)
+			}
+		} else {
+			b.p.do(task{run: fromBatchItem, n: m, g: g, a: dys[n0*khw:][:m*khw], c: out, i: [4]int{ld}})
+			b.gemm(true, false, crr, ld, g.K, 1, ws, crr, out, ld, 0, col, ld)
+		}
 		b.p.do(task{run: col2imItem, n: m * g.C, g: g, a: col, c: dxs[n0*chw:][:m*chw], i: [4]int{ld}})
 	}
 }
 
-// ConvBackwardFilter accumulates dw += Σ_n dy[n]·col(x[n])ᵀ, one chunk after
-// the other.
-func (b *Backend) ConvBackwardFilter(g backend.ConvGeom, x, dy, dw backend.Tensor) {
+// convBackwardFilter accumulates the chunks' products one after the other.
+func (b *Backend) convBackwardFilter(g backend.ConvGeom, xs, dys, dws []float32) {
 	if !convOK(g) {
 		return
 	}
-	xs, dys, dws := data(x), data(dy), data(dw)
+	if a, ok := adjoint(g); ok {
+		n := g.K * g.C * g.R * g.R
+		b.dwt = grow(b.dwt, n)
+		dwt := b.dwt[:n]
+		clear(dwt)
+		b.convBackwardFilter(a, dys, xs, dwt)
+		turn(g, dws, dwt, true)
+		return
+	}
 	chw, khw, ohw, crr := g.C*g.H*g.W, g.K*g.OH*g.OW, g.OH*g.OW, colRows(g)
 	nb := chunkImages(g)
 	for n0 := 0; n0 < g.N; n0 += nb {
@@ -221,6 +310,12 @@ func (b *Backend) ConvBackwardFilter(g backend.ConvGeom, x, dy, dw backend.Tenso
 		col, out := b.convScratch(g, m)
 		ld := m * ohw
 		b.p.do(task{run: im2colItem, n: m * g.C, g: g, a: xs[n0*chw:][:m*chw], c: col, i: [4]int{ld}})
+		if perImage(g) {
+			for i := range m {
+				b.gemm(false, true, g.K, crr, ohw, 1, dys[(n0+i)*khw:], ohw, col[i*ohw:], ld, 1, dws[:g.K*crr], crr)
+			}
+			continue
+		}
 		b.p.do(task{run: fromBatchItem, n: m, g: g, a: dys[n0*khw:][:m*khw], c: out, i: [4]int{ld}})
 		b.gemm(false, true, g.K, crr, ld, 1, out, ld, col, ld, 1, dws[:g.K*crr], crr)
 	}

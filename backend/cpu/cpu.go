@@ -22,6 +22,7 @@ type Backend struct {
 	p        *pool
 	openBLAS bool      // products run in OpenBLAS, else in gonum
 	col, out []float32 // convolution scratch (conv.go)
+	wt, dwt  []float32 // turned weights and their gradient (conv.go)
 	part     []float64 // per-item partial sums of reductions
 	stat     []float64 // per-channel sums (norm.go)
 }

@@ -205,7 +205,7 @@ func (r *session) loop(ctx context.Context, total int, stderr *os.File) error {
 		}
 		step := tr.Steps
 		prog.Update(step, batch.Pos.Epoch, named, ips)
-		if step%r.f.logEvery == 0 || step == total {
+		if step%r.f.logEvery == 0 || step == total || step == 1 {
 			if err := r.log.Log(step, batch.Pos.Epoch, values, ips); err != nil {
 				return err
 			}
