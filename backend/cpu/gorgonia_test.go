@@ -1,3 +1,8 @@
+//go:build !cuda
+
+// The cross-check is left out of the cuda-tagged build: with that tag
+// gorgonia compiles its cuDNN path, and cuDNN is not in Debian.
+
 package cpu
 
 import (
