@@ -8,12 +8,15 @@ import "github.com/vaegan-go/vaegan/backend"
 // the input pixel x[n0+i, c, oy*Stride-Pad+ky, ox*Stride-Pad+kx] (zero
 // outside the image), so that the chunk's output, laid out as
 // out [K, nb*OH*OW], is w·col with w viewed as [K, C*R*R]. Out is permuted
-// to and from y's [nb, K, OH*OW] layout. The chunk size depends on the
-// geometry alone, so that every result does too.
+// to and from y's [nb, K, OH*OW] layout, except for images of perImageMin
+// or more output pixels, which get a product each, reading and writing their
+// block of y in place. The chunk size depends on the geometry alone, so that
+// every result does too. Stride-1 convolutions with fewer output than input
+// channels run as the passes of their adjoint (see adjoint).
 
 // colBudget bounds the elements of the column matrix of one chunk (it holds
 // at least one image; a variable so that tests can make it small).
-var colBudget = 1 << 22
+var colBudget = 1 << 20
 
 // colRows is the number of rows of the column matrix.
 func colRows(g backend.ConvGeom) int { return g.C * g.R * g.R }
@@ -180,13 +183,14 @@ func grow(s []float32, n int) []float32 {
 }
 
 // adjoint returns, for a stride-1 convolution g with fewer output than input
-// channels, the geometry of the convolution it is the adjoint of: from
-// g's output (K channels, OH×OW) to its input (C channels, H×W), with the
-// kernel turned by 180° and padding R-1-Pad. Its column matrix has K·R·R
-// rather than C·R·R rows, and its products have C rather than K rows, so
-// ConvForward, ConvBackwardData and ConvBackwardFilter of g run as
-// ConvBackwardData, ConvForward and ConvBackwardFilter of it. ok is false
-// for any other g.
+// channels, the geometry a of the convolution from g's output (K channels,
+// OH×OW) to its input (C channels, H×W) with padding R-1-Pad, whose
+// transpose g is when a's weight is g's turned (see turn). ConvForward,
+// ConvBackwardData and ConvBackwardFilter of g run as ConvBackwardData,
+// ConvForward and ConvBackwardFilter of a, whose column matrix has K·R·R
+// rows rather than C·R·R and whose products have C rows rather than K
+// (dec.out of celeba64, 32→3 channels: 75 rather than 800, and 32 rather
+// than 3). ok is false for any other g.
 func adjoint(g backend.ConvGeom) (a backend.ConvGeom, ok bool) {
 	if g.Stride != 1 || g.K >= g.C || g.Pad > g.R-1 {
 		return g, false
@@ -201,12 +205,12 @@ func turn(g backend.ConvGeom, w, wt []float32, add bool) {
 	rr := g.R * g.R
 	for k := 0; k < g.K; k++ {
 		for c := 0; c < g.C; c++ {
-			src, dst := w[(k*g.C+c)*rr:][:rr], wt[(c*g.K+k)*rr:][:rr]
-			for j := range src {
+			a, t := w[(k*g.C+c)*rr:][:rr], wt[(c*g.K+k)*rr:][:rr]
+			for j := range a {
 				if add {
-					src[j] += dst[rr-1-j]
+					a[j] += t[rr-1-j]
 				} else {
-					dst[rr-1-j] = src[j]
+					t[rr-1-j] = a[j]
 				}
 			}
 		}
@@ -236,6 +240,7 @@ func (b *Backend) ConvBackwardFilter(g backend.ConvGeom, x, dy, dw backend.Tenso
 	b.convBackwardFilter(g, data(x), data(dy), data(dw))
 }
 
+// convForward is ConvForward on slices.
 func (b *Backend) convForward(g backend.ConvGeom, xs, ws, ys []float32) {
 	if !convOK(g) {
 		return
@@ -262,6 +267,7 @@ func (b *Backend) convForward(g backend.ConvGeom, xs, ws, ys []float32) {
 	}
 }
 
+// convBackwardData is ConvBackwardData on slices.
 func (b *Backend) convBackwardData(g backend.ConvGeom, dys, ws, dxs []float32) {
 	if !convOK(g) {
 		clear(dxs)
@@ -289,7 +295,8 @@ func (b *Backend) convBackwardData(g backend.ConvGeom, dys, ws, dxs []float32) {
 	}
 }
 
-// convBackwardFilter accumulates the chunks' products one after the other.
+// convBackwardFilter is ConvBackwardFilter on slices; it accumulates the
+// products of the chunks (and images) one after the other.
 func (b *Backend) convBackwardFilter(g backend.ConvGeom, xs, dys, dws []float32) {
 	if !convOK(g) {
 		return

@@ -49,6 +49,17 @@ func TestConformanceSmallChunks(t *testing.T) {
 	backendtest.Run(t, b, tol(b))
 }
 
+// TestConformancePerImage runs the suite with a product per image for every
+// convolution, over several chunks of images, rather than only for images
+// of 1024 or more output pixels.
+func TestConformancePerImage(t *testing.T) {
+	oldMin, oldBudget := perImageMin, colBudget
+	perImageMin, colBudget = 1, 300
+	t.Cleanup(func() { perImageMin, colBudget = oldMin, oldBudget })
+	b := New(2)
+	backendtest.Run(t, b, tol(b))
+}
+
 // TestName checks that the name says which products are in use.
 func TestName(t *testing.T) {
 	if got, want := newBackend(2, false).Name(), "cpu (2 threads, gonum)"; got != want {

@@ -17,12 +17,20 @@
 //
 // Convolutions are lowered to one matrix product per chunk of images:
 // im2col turns a chunk into a column matrix [C·R·R, images·OH·OW] (col2im
-// folds it back for the data gradient), and the outputs are permuted between
-// the product's [K, images·OH·OW] layout and NCHW. Chunks hold as many
-// images as fit in 4 Mi column elements, so the products are large enough for
-// OpenBLAS to use every thread. Products are started from the calling
-// goroutine only; the pool's workers do im2col, col2im and the permutes in
-// between, so OpenBLAS's threads and the pool's never run at once.
+// folds it back for the data gradient). Chunks hold as many images as fit
+// in 1 Mi column elements (4 MiB, which stays in cache between the product
+// and col2im; 4 Mi was slower). Where an image has 1024 or more output
+// pixels, each image gets a product of its own that reads and writes its
+// NCHW block in place; below that, the chunk's single product's
+// [K, images·OH·OW] layout is permuted to and from NCHW. Stride-1
+// convolutions with fewer output than input channels (celeba64's dec.out,
+// 32→3) run as the passes of their adjoint, a convolution from the output
+// back to the input with the kernel turned by 180°: its column matrix has
+// K·R·R rows instead of C·R·R (75 instead of 800) and its products have C
+// rows instead of K, which OpenBLAS runs several times faster. Products are
+// started from the calling goroutine only; the pool's workers do im2col,
+// col2im and the permutes in between, so OpenBLAS's threads and the pool's
+// never run at once.
 //
 // # Parallel work and determinism
 //
