@@ -98,6 +98,12 @@ type Trainer struct {
 	losses     backend.Tensor
 	lossesHost []float32
 
+	// Views made once, so that a step makes none: each loss, and the B-row
+	// groups (real, reconstructed, generated) of the discriminator's tensors.
+	loss                           [numLosses]backend.Tensor
+	logits, gDis, gAdvG, tap, dTap []backend.Tensor
+	dDisDecG, dDisEncG             []backend.Tensor
+
 	opt  [3]*optimizer // enc, dec, dis; nil when the model lacks the net
 	eval map[int]*evalPasses
 }
@@ -208,11 +214,24 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 		t.dDisDec = b.New(t.disIn.Shape...)
 		if cfg.Model != GAN {
 			t.dDisEnc = b.New(t.disIn.Shape...)
-			t.gLike = b.New(t.tap().Rows(0, B).Shape...)
+			t.gLike = b.New(t.dis.slots[n.disTap].y.Rows(0, B).Shape...)
 		}
 	}
 	t.losses = b.New(numLosses)
 	t.lossesHost = make([]float32, numLosses)
+	for i := range t.loss {
+		t.loss[i] = t.losses.Rows(i, i+1)
+	}
+	if t.hasDis {
+		groups := rows / B
+		tapOut := t.dis.slots[n.disTap]
+		t.logits, t.gDis = split(t.dis.out(), groups), split(t.dis.dout(), groups)
+		t.gAdvG, t.dDisDecG = split(t.gAdv, groups), split(t.dDisDec, groups)
+		t.tap, t.dTap = split(tapOut.y, groups), split(tapOut.dy, groups)
+		if cfg.Model != GAN {
+			t.dDisEncG = split(t.dDisEnc, groups)
+		}
+	}
 	for i, ps := range t.nets() {
 		if ps != nil {
 			t.opt[i] = newOptimizer(b, cfg.Optim, ps.Size())
@@ -250,8 +269,15 @@ func (t *Trainer) Init(r InitRule) {
 	}
 }
 
-// tap is the discriminator's Dis_l activation over its whole input.
-func (t *Trainer) tap() backend.Tensor { return t.dis.slots[t.Nets.disTap].y }
+// split returns the views of t's groups of rows: n groups of equal size.
+func split(t backend.Tensor, n int) []backend.Tensor {
+	g := make([]backend.Tensor, n)
+	size := t.Shape[0] / n
+	for i := range g {
+		g[i] = t.Rows(i*size, (i+1)*size)
+	}
+	return g
+}
 
 // Step runs one training step on a batch of images (B·C·H·W floats in
 // [-1, 1], NCHW). It returns an error, and updates nothing, when a loss is
@@ -304,7 +330,7 @@ func (t *Trainer) encode() {
 // klLoss writes the KL loss and overwrites the heads' gradients with it.
 func (t *Trainer) klLoss() {
 	e := t.enc
-	t.B.KL(e.mu.y, e.logvar.y, t.lossAt(lossKL), e.mu.dy, e.logvar.dy, 1/float32(t.Cfg.Batch))
+	t.B.KL(e.mu.y, e.logvar.y, t.loss[lossKL], e.mu.dy, e.logvar.dy, 1/float32(t.Cfg.Batch))
 }
 
 // encBackward takes dz (the gradient of the encoder's share of the loss
@@ -314,8 +340,6 @@ func (t *Trainer) encBackward() {
 	t.B.ReparameterizeBackward(e.logvar.y, t.eps, t.dz, e.mu.dy, e.logvar.dy)
 	e.backward(t.B, t.Nets, t.x)
 }
-
-func (t *Trainer) lossAt(i int) backend.Tensor { return t.losses.Rows(i, i+1) }
 
 // sampleZp draws the decoder's prior samples z_p ~ N(0, I).
 func (t *Trainer) sampleZp() {
@@ -328,7 +352,7 @@ func (t *Trainer) gradsVAE() {
 	t.encode()
 	t.decRec.forward(b, t.z, true)
 	t.klLoss()
-	b.SquaredError(t.xRec, t.x, t.lossAt(lossLike), t.decRec.dout(), inv)
+	b.SquaredError(t.xRec, t.x, t.loss[lossLike], t.decRec.dout(), inv)
 	t.decRec.backward(b, t.z, t.decRec.top(), 0, t.dz, true)
 	t.encBackward()
 }
@@ -338,23 +362,21 @@ func (t *Trainer) gradsVAE() {
 // discriminator's output gradient, and the generator's loss gradient into
 // gAdv (zero on the real rows).
 func (t *Trainer) advLosses(fake ...int) {
-	b, B, inv := t.B, t.Cfg.Batch, 1/float32(t.Cfg.Batch)
-	logits, gDis := t.dis.out(), t.dis.dout()
-	group := func(x backend.Tensor, g int) backend.Tensor { return x.Rows(g*B, (g+1)*B) }
-	b.Fill(group(t.gAdv, 0), 0)
+	b, inv := t.B, 1/float32(t.Cfg.Batch)
+	b.Fill(t.gAdvG[0], 0)
 	if t.Nets.classes == 1 {
-		b.BCEWithLogits(group(logits, 0), t.lossAt(lossDisReal), group(gDis, 0), 1, inv)
+		b.BCEWithLogits(t.logits[0], t.loss[lossDisReal], t.gDis[0], 1, inv)
 		for g, l := range fake {
-			b.BCEWithLogits(group(logits, g+1), t.lossAt(lossDisRec+l), group(gDis, g+1), 0, inv)
-			b.BCEWithLogits(group(logits, g+1), t.lossAt(lossAdvRec+l), group(t.gAdv, g+1), 1, inv)
+			b.BCEWithLogits(t.logits[g+1], t.loss[lossDisRec+l], t.gDis[g+1], 0, inv)
+			b.BCEWithLogits(t.logits[g+1], t.loss[lossAdvRec+l], t.gAdvG[g+1], 1, inv)
 		}
 		return
 	}
 	k := t.Nets.classes
-	b.SoftmaxCE(group(logits, 0), t.lossAt(lossDisReal), group(gDis, 0), k, 0, inv)
+	b.SoftmaxCE(t.logits[0], t.loss[lossDisReal], t.gDis[0], k, 0, inv)
 	for g, l := range fake {
-		b.SoftmaxCE(group(logits, g+1), t.lossAt(lossDisRec+l), group(gDis, g+1), k, l+1, inv)
-		b.SoftmaxCE(group(logits, g+1), t.lossAt(lossAdvRec+l), group(t.gAdv, g+1), k, 0, inv)
+		b.SoftmaxCE(t.logits[g+1], t.loss[lossDisRec+l], t.gDis[g+1], k, l+1, inv)
+		b.SoftmaxCE(t.logits[g+1], t.loss[lossAdvRec+l], t.gAdvG[g+1], k, 0, inv)
 	}
 }
 
@@ -365,22 +387,22 @@ const (
 )
 
 func (t *Trainer) gradsGAN() {
-	b, B := t.B, t.Cfg.Batch
+	b := t.B
 	t.sampleZp()
 	t.decGen.forward(b, t.zp, true)
 	t.dis.forward(b, t.disIn, true)
 	t.advLosses(genGroup)
-	b.Fill(t.lossAt(lossDisRec), 0)
-	b.Fill(t.lossAt(lossAdvRec), 0)
+	b.Fill(t.loss[lossDisRec], 0)
+	b.Fill(t.loss[lossAdvRec], 0)
 	t.dis.backward(b, t.disIn, t.dis.top(), 0, backend.Tensor{}, true)
 	b.Copy(t.dis.dout(), t.gAdv)
 	t.dis.backward(b, t.disIn, t.dis.top(), 0, t.dDisDec, false)
-	b.Copy(t.decGen.dout(), t.dDisDec.Rows(B, 2*B))
+	b.Copy(t.decGen.dout(), t.dDisDecG[1])
 	t.decGen.backward(b, t.zp, t.decGen.top(), 0, backend.Tensor{}, true)
 }
 
 func (t *Trainer) gradsVAEGAN() {
-	b, B, inv := t.B, t.Cfg.Batch, 1/float32(t.Cfg.Batch)
+	b, inv := t.B, 1/float32(t.Cfg.Batch)
 	z := t.z
 	t.encode()
 	t.sampleZp()
@@ -389,42 +411,40 @@ func (t *Trainer) gradsVAEGAN() {
 	t.dis.forward(b, t.disIn, true)
 
 	t.klLoss()
-	tap := t.tap()
-	b.SquaredError(tap.Rows(B, 2*B), tap.Rows(0, B), t.lossAt(lossLike), t.gLike, inv)
+	b.SquaredError(t.tap[1], t.tap[0], t.loss[lossLike], t.gLike, inv)
 	t.advLosses(recGroup, genGroup)
 
 	// Discriminator ← L_dis.
 	top, tapAt := t.dis.top(), t.Nets.disTap
 	t.dis.backward(b, t.disIn, top, 0, backend.Tensor{}, true)
 	// Decoder ← γ·L_like + L_adv, through the discriminator's input.
-	dTap := t.dis.slots[tapAt].dy
 	b.Copy(t.dis.dout(), t.gAdv)
 	t.dis.backward(b, t.disIn, top, tapAt+1, backend.Tensor{}, false)
-	t.injectLike(dTap, float32(t.Gamma), true)
+	t.injectLike(float32(t.Gamma), true)
 	t.dis.backward(b, t.disIn, tapAt, 0, t.dDisDec, false)
 	// Encoder ← β·L_like, through the same path.
-	t.injectLike(dTap, beta, false)
+	t.injectLike(beta, false)
 	t.dis.backward(b, t.disIn, tapAt, 0, t.dDisEnc, false)
 
-	b.Copy(t.decRec.dout(), t.dDisDec.Rows(B, 2*B))
+	b.Copy(t.decRec.dout(), t.dDisDecG[1])
 	t.decRec.backward(b, z, t.decRec.top(), 0, backend.Tensor{}, true)
-	b.Copy(t.decGen.dout(), t.dDisDec.Rows(2*B, 3*B))
+	b.Copy(t.decGen.dout(), t.dDisDecG[2])
 	t.decGen.backward(b, t.zp, t.decGen.top(), 0, backend.Tensor{}, true)
 
-	b.Copy(t.decRec.dout(), t.dDisEnc.Rows(B, 2*B))
+	b.Copy(t.decRec.dout(), t.dDisEncG[1])
 	t.decRec.backward(b, z, t.decRec.top(), 0, t.dz, false)
 	t.encBackward()
 }
 
 // injectLike adds (add) or writes w·∂L_like/∂Dis_l into the Dis_l gradient:
 // +w·gLike on the reconstructed rows, -w·gLike on the real rows.
-func (t *Trainer) injectLike(dTap backend.Tensor, w float32, add bool) {
-	b, B := t.B, t.Cfg.Batch
+func (t *Trainer) injectLike(w float32, add bool) {
+	b := t.B
 	if !add {
-		b.Fill(dTap, 0)
+		b.Fill(t.dis.slots[t.Nets.disTap].dy, 0)
 	}
-	b.Axpy(w, t.gLike, dTap.Rows(B, 2*B))
-	b.Axpy(-w, t.gLike, dTap.Rows(0, B))
+	b.Axpy(w, t.gLike, t.dTap[1])
+	b.Axpy(-w, t.gLike, t.dTap[0])
 }
 
 // result reads the downloaded losses and applies the equilibrium rule.
