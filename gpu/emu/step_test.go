@@ -1,7 +1,9 @@
 package emu_test
 
 import (
+	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/vaegan-go/vaegan/backend"
@@ -62,5 +64,15 @@ func TestTrainingStepMatchesCPU(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A model too big for the device's memory is an error from NewTrainer that
+// says so and suggests a smaller batch, not a crash.
+func TestNewTrainerOutOfDeviceMemory(t *testing.T) {
+	b := gpu.New(emu.New(1, emu.WithMemoryLimit(64<<20)))
+	_, err := model.NewTrainer(b, model.Config{Arch: "celeba64", Model: model.VAEGAN, Batch: 64, Optim: model.OptimConfig{Kind: "adam"}})
+	if !errors.Is(err, gpu.ErrOutOfMemory) || !strings.Contains(err.Error(), "smaller -batch") {
+		t.Fatalf("NewTrainer on a 64 MiB device: %v, want an out-of-memory error suggesting a smaller -batch", err)
 	}
 }
