@@ -16,7 +16,7 @@ import "github.com/vaegan-go/vaegan/backend"
 
 // colBudget bounds the elements of the column matrix of one chunk (it holds
 // at least one image; a variable so that tests can make it small).
-var colBudget = 1 << 20
+var colBudget = 1 << 22
 
 // colRows is the number of rows of the column matrix.
 func colRows(g backend.ConvGeom) int { return g.C * g.R * g.R }
@@ -157,7 +157,7 @@ func fromBatchItem(t *task, _, i int) {
 // image of a chunk gets a matrix product of its own, reading and writing the
 // image's [K, OH*OW] block of y in place, rather than one product for the
 // chunk between permutes (a variable so that tests can change it).
-var perImageMin = 1024
+var perImageMin = 4096
 
 // perImage reports whether the products of g run per image.
 func perImage(g backend.ConvGeom) bool { return g.OH*g.OW >= perImageMin }

@@ -51,7 +51,7 @@ func TestConformanceSmallChunks(t *testing.T) {
 
 // TestConformancePerImage runs the suite with a product per image for every
 // convolution, over several chunks of images, rather than only for images
-// of 1024 or more output pixels.
+// of 4096 or more output pixels.
 func TestConformancePerImage(t *testing.T) {
 	oldMin, oldBudget := perImageMin, colBudget
 	perImageMin, colBudget = 1, 300

@@ -15,22 +15,21 @@
 //
 // # Convolutions
 //
-// Convolutions are lowered to one matrix product per chunk of images:
+// Convolutions are lowered to matrix products over chunks of images:
 // im2col turns a chunk into a column matrix [C·R·R, images·OH·OW] (col2im
 // folds it back for the data gradient). Chunks hold as many images as fit
-// in 1 Mi column elements (4 MiB, which stays in cache between the product
-// and col2im; 4 Mi was slower). Where an image has 1024 or more output
-// pixels, each image gets a product of its own that reads and writes its
-// NCHW block in place; below that, the chunk's single product's
-// [K, images·OH·OW] layout is permuted to and from NCHW. Stride-1
-// convolutions with fewer output than input channels (celeba64's dec.out,
-// 32→3) run as the passes of their adjoint, a convolution from the output
-// back to the input with the kernel turned by 180°: its column matrix has
-// K·R·R rows instead of C·R·R (75 instead of 800) and its products have C
-// rows instead of K, which OpenBLAS runs several times faster. Products are
-// started from the calling goroutine only; the pool's workers do im2col,
-// col2im and the permutes in between, so OpenBLAS's threads and the pool's
-// never run at once.
+// in 4 Mi column elements (1 Mi measured no faster). Where an image has
+// 4096 or more output pixels, each image of the chunk gets a product of its
+// own that reads and writes its NCHW block in place; below that, the
+// chunk's one product works in a [K, images·OH·OW] layout that is permuted
+// to and from NCHW. Stride-1 convolutions with fewer output than input
+// channels (celeba64's dec.out, 32→3) run as the passes of their adjoint, a
+// convolution from the output back to the input with the kernel turned by
+// 180°: its column matrix has K·R·R rows instead of C·R·R (75 instead of
+// 800) and its products have C rows instead of K, which OpenBLAS runs
+// several times faster. Products are started from the calling goroutine
+// only; the pool's workers do im2col, col2im and the permutes in between,
+// so OpenBLAS's threads and the pool's never run at once.
 //
 // # Parallel work and determinism
 //
@@ -71,6 +70,27 @@
 //	celeba64
 //	  before, loaded                       69–82 s/step, 0.8 img/s
 //	  after vs PyTorch, same load          2.8 vs 3.2 img/s (0.88×)
+//	  before the adjoint and per-image     5.6 vs 6.0 img/s (0.93×)
+//	    products, vs PyTorch, quiet        (rounds 5.9, 5.2)
+//	  after, vs PyTorch, quiet, the        6.2 vs 6.0 img/s (1.03×)
+//	    next run                           (rounds 6.3, 6.1)
+//
+// The convolutions that the adjoint and the per-image products changed,
+// batch 64 (192 for the discriminator), ms per pass, medians of three runs
+// alternated before/after in one command (load average 1.6; in the two
+// step runs above, dec.out's three passes took 289 ms before, 62 after):
+//
+//	go test -run XXX -bench Conv/openblas/celeba ./backend/cpu/
+//	                                     forward    data     filter
+//	  dec.out 32→3 k5 s1 64×64   before   90         117      130
+//	                             after    24          19       25
+//	  dis.conv1 3→32 k5 s1 64×64 before   60          70       75
+//	                             after    57          71       68
+//
+// The per-image products alone (after vs the adjoint without them, four
+// alternated runs) change each pass by −10% to +17%, about +5% over those
+// six passes; for images of 32×32 outputs they were no faster, hence the
+// 4096 threshold.
 //
 // With one thread, about half of the mnist step's CPU time is in OpenBLAS
 // (≈74 GFLOP/s per core), a quarter in im2col/col2im, the rest elementwise;
