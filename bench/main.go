@@ -16,11 +16,11 @@ import (
 
 // config is the command line.
 type config struct {
-	device, arch, model string
-	batch, threads      int
-	steps, rounds       int
-	ops, torch, json    bool
-	out, ompWait        string
+	device, arch, model       string
+	batch, threads            int
+	steps, rounds             int
+	ops, torch, json          bool
+	out, ompWait, torchDevice string
 }
 
 // parseFlags reads the command line; torchDefault is -torch's default.
@@ -36,6 +36,7 @@ func parseFlags(args []string, torchDefault bool) (config, error) {
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds of steps per device, alternating with PyTorch's")
 	fs.BoolVar(&c.ops, "ops", true, "measure every op at the architecture's shapes")
 	fs.BoolVar(&c.torch, "torch", torchDefault, "time the same step in PyTorch ("+python+" with torch; default on when it imports)")
+	fs.StringVar(&c.torchDevice, "torch-device", "cpu", "where PyTorch runs its step: cpu or cuda (a CUDA build of torch on the GPU the cuda backend uses)")
 	fs.StringVar(&c.out, "out", "bench/results", "folder for bench.md, bench.json and bench.png")
 	fs.StringVar(&c.ompWait, "omp-wait", "passive", "OMP_WAIT_POLICY for OpenMP in this process (OpenBLAS) and in PyTorch's: passive or active")
 	fs.BoolVar(&c.json, "json", false, "print only this run's JSON on stdout")
@@ -56,6 +57,9 @@ func parseFlags(args []string, torchDefault bool) (config, error) {
 	}
 	if c.ompWait != "passive" && c.ompWait != "active" {
 		return c, fmt.Errorf("-omp-wait %q: want passive or active", c.ompWait)
+	}
+	if c.torchDevice != "cpu" && c.torchDevice != "cuda" {
+		return c, fmt.Errorf("-torch-device %q: want cpu or cuda", c.torchDevice)
 	}
 	if !slices.Contains([]string{"cpu", "cuda", "all"}, c.device) {
 		return c, fmt.Errorf("-device %q: want cpu, cuda or all", c.device)
@@ -218,7 +222,7 @@ func measureSteps(c config, devs []device, peak map[string]float64, arch, mdl st
 	var t *torchRunner
 	if c.torch {
 		var err error
-		if t, err = startTorch(arch, mdl, c.batch, c.threads); err != nil {
+		if t, err = startTorch(arch, mdl, c.torchDevice, c.batch, c.threads); err != nil {
 			return nil, nil, err
 		}
 		defer t.close()

@@ -30,6 +30,7 @@ type torchInfo struct {
 	Threads    int      `json:"threads"`
 	BLAS       []string `json:"blas"`
 	GemmGFLOPs float64  `json:"gemm_gflops"`
+	Device     string   `json:"device"` // "cpu" or "cuda"
 }
 
 // torchRunner is a running torch_step.py that times steps on request.
@@ -40,14 +41,15 @@ type torchRunner struct {
 	info torchInfo
 }
 
-// startTorch starts torch_step.py for one model with threads threads
-// (torch.set_num_threads and OMP_NUM_THREADS) and reads its setup line.
-func startTorch(arch, mdl string, batch, threads int) (*torchRunner, error) {
+// startTorch starts torch_step.py for one model on device ("cpu" or
+// "cuda") with threads threads (torch.set_num_threads and OMP_NUM_THREADS)
+// and reads its setup line.
+func startTorch(arch, mdl, device string, batch, threads int) (*torchRunner, error) {
 	if _, err := os.Stat(torchScript); err != nil {
 		return nil, fmt.Errorf("-torch: %w (run from the repository root)", err)
 	}
 	cmd := exec.Command(python, torchScript, "--arch", arch, "--model", mdl,
-		"--batch", strconv.Itoa(batch), "--threads", strconv.Itoa(threads))
+		"--batch", strconv.Itoa(batch), "--threads", strconv.Itoa(threads), "--device", device)
 	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+strconv.Itoa(threads))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
@@ -118,6 +120,9 @@ func (i torchInfo) name() string {
 			blas = strings.TrimPrefix(l, "/usr/lib/x86_64-linux-gnu/")
 			break
 		}
+	}
+	if i.Device == "cuda" {
+		return fmt.Sprintf("torch %s, cuda", i.Torch)
 	}
 	return fmt.Sprintf("torch %s, %s", i.Torch, blas)
 }

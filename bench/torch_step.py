@@ -1,6 +1,6 @@
 """Times the spec's training step in PyTorch, for `go run ./bench`.
 
-    torch_step.py --arch mnist --model vaegan --batch 64 --threads 2
+    torch_step.py --arch mnist --model vaegan --batch 64 --threads 2 [--device cuda]
 
 It builds the nets of /work/shared/spec/models.md from reference/torch/nets.py,
 prints one JSON line describing the setup (torch version, threads, the BLAS
@@ -24,6 +24,7 @@ p.add_argument("--model", default="vaegan", choices=["vaegan", "vaegan3", "vae",
 p.add_argument("--batch", type=int, default=64)
 p.add_argument("--threads", type=int, default=os.cpu_count())
 p.add_argument("--gamma", type=float, default=1.0)
+p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the nets and the batch live")
 args = p.parse_args()
 os.environ["OMP_NUM_THREADS"] = str(args.threads)  # before torch starts OpenMP
 
@@ -47,19 +48,25 @@ def grads(loss, net, retain=False):
     return {name: g for (name, _), g in zip(params, gs)}
 
 
+def sync():
+    """Waits for the device's queued work (a no-op on the CPU)."""
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+
+
 def make_step(arch, model, batch, gamma):
     """The nets, their Adam optimizers and a function running one step."""
     a = ARCHS[arch]
     nets = build(arch, model)
     for net in nets.values():
-        net.train()
+        net.to(args.device).train()
     opts = {k: torch.optim.Adam(n.parameters(), lr=2e-4, betas=(0.5, 0.999)) for k, n in nets.items()}
     gen = torch.Generator().manual_seed(1)
-    x = torch.rand(batch, a["channels"], a["size"], a["size"], generator=gen) * 2 - 1
+    x = (torch.rand(batch, a["channels"], a["size"], a["size"], generator=gen) * 2 - 1).to(args.device)
     latent = a["latent"]
 
     def step():
-        eps, z_p = torch.randn(batch, latent), torch.randn(batch, latent)
+        eps, z_p = (torch.randn(batch, latent, device=args.device) for _ in range(2))
         if model in ("vaegan", "vaegan3"):
             out = vaegan_step(nets["enc"], nets["dec"], nets["dis"], x, eps, z_p, gamma=gamma,
                               classes=3 if model == "vaegan3" else 1)
@@ -95,12 +102,14 @@ def loaded_blas():
 
 def gemm_gflops(n=2048, reps=5):
     """The best rate of an n³ float32 matmul, in GFLOP/s."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, device=args.device), torch.randn(n, n, device=args.device)
     torch.mm(a, b)
+    sync()
     best = float("inf")
     for _ in range(reps):
         t0 = time.perf_counter()
         torch.mm(a, b)
+        sync()
         best = min(best, time.perf_counter() - t0)
     return 2 * n ** 3 / best / 1e9
 
@@ -110,13 +119,14 @@ def main():
     torch.manual_seed(1)
     step = make_step(args.arch, args.model, args.batch, args.gamma)
     info = dict(torch=torch.__version__, threads=torch.get_num_threads(), blas=loaded_blas(),
-                gemm_gflops=gemm_gflops())
+                gemm_gflops=gemm_gflops(), device=args.device)
     print(json.dumps(info), flush=True)
     for line in sys.stdin:
         seconds = []
         for _ in range(int(line)):
             t0 = time.perf_counter()
             step()
+            sync()
             seconds.append(time.perf_counter() - t0)
         print(json.dumps({"seconds": seconds}), flush=True)
 
