@@ -52,6 +52,9 @@ func BenchmarkConv(bm *testing.B) {
 		"celeba.conv2":     backend.NewConvGeom(64, 32, 64, 64, 128, 5, 2, 2),
 		"celeba.dec.out":   backend.NewConvGeom(64, 32, 64, 64, 3, 5, 1, 2),
 		"celeba.dis.conv1": backend.NewConvGeom(192, 3, 64, 64, 32, 5, 1, 2),
+		"celeba.dis.conv2": backend.NewConvGeom(192, 32, 64, 64, 128, 5, 2, 2),
+		"celeba.dis.conv3": backend.NewConvGeom(192, 128, 32, 32, 256, 5, 2, 2),
+		"celeba.dis.conv4": backend.NewConvGeom(192, 256, 16, 16, 256, 5, 2, 2),
 	}
 	for name, b := range backends() {
 		for gname, g := range geoms {

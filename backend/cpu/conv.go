@@ -40,41 +40,57 @@ func valid(size, out, stride, pad, k int) (lo, hi int) {
 	return min(lo, hi), hi
 }
 
+// phaseWidth is the row length of one phase of a padded input row (see
+// toPhases): long enough for every output column.
+func phaseWidth(g backend.ConvGeom) int { return g.OW + (g.R-1)/g.Stride }
+
+// phaseLen is the number of elements of one channel's phases.
+func phaseLen(g backend.ConvGeom) int { return g.Stride * g.H * phaseWidth(g) }
+
+// toPhases sets p [Stride, H, phaseWidth] to the plane x [H, W] with its
+// columns padded by Pad zeros on the left and split by their residue modulo
+// the stride: p[r, y, j] = x[y, j*Stride+r-Pad], zero outside the image.
+// Input column ox*Stride-Pad+kx is then p[kx%Stride, y, ox+kx/Stride], so
+// that each row of im2col is a run of plain copies.
+func toPhases(g backend.ConvGeom, x, p []float32) {
+	pw := phaseWidth(g)
+	for r := 0; r < g.Stride; r++ {
+		lo, hi := valid(g.W, pw, g.Stride, g.Pad, r)
+		for y := 0; y < g.H; y++ {
+			d := p[(r*g.H+y)*pw:][:pw]
+			clear(d[:lo])
+			clear(d[hi:])
+			if lo == hi {
+				continue
+			}
+			d = d[lo:hi]
+			s := x[y*g.W+lo*g.Stride+r-g.Pad:][:(len(d)-1)*g.Stride+1]
+			if g.Stride == 1 {
+				copy(d, s)
+				continue
+			}
+			for j := range d {
+				d[j] = s[j*g.Stride]
+			}
+		}
+	}
+}
+
 // im2col fills the rows of channel c of col (row length ld) in the columns
-// [0, OH*OW) of col, from the channel's plane x [H, W].
-func im2col(g backend.ConvGeom, x, col []float32, ld, c int) {
+// [0, OH*OW) of col, from the channel's plane x [H, W], using p
+// (phaseLen(g) elements) for the plane's phases.
+func im2col(g backend.ConvGeom, x, col []float32, ld, c int, p []float32) {
+	toPhases(g, x, p)
+	pw := phaseWidth(g)
 	for ky := 0; ky < g.R; ky++ {
 		ylo, yhi := valid(g.H, g.OH, g.Stride, g.Pad, ky)
 		for kx := 0; kx < g.R; kx++ {
 			row := col[((c*g.R+ky)*g.R+kx)*ld:][:g.OH*g.OW]
 			clear(row[:ylo*g.OW])
 			clear(row[yhi*g.OW:])
-			lo, hi := valid(g.W, g.OW, g.Stride, g.Pad, kx)
+			src := p[(kx%g.Stride)*g.H*pw+kx/g.Stride:]
 			for oy := ylo; oy < yhi; oy++ {
-				dst := row[oy*g.OW:][:g.OW]
-				src := x[(oy*g.Stride-g.Pad+ky)*g.W:][:g.W]
-				for o := range dst[:lo] {
-					dst[o] = 0
-				}
-				d, s := dst[lo:hi], src[lo*g.Stride-g.Pad+kx:]
-				switch g.Stride {
-				case 1:
-					copy(d, s)
-				case 2:
-					if len(d) > 0 {
-						s = s[:2*len(d)-1]
-						for o := range d {
-							d[o] = s[2*o]
-						}
-					}
-				default:
-					for o := range d {
-						d[o] = s[o*g.Stride]
-					}
-				}
-				for o := hi; o < g.OW; o++ {
-					dst[o] = 0
-				}
+				copy(row[oy*g.OW:][:g.OW], src[(oy*g.Stride-g.Pad+ky)*pw:])
 			}
 		}
 	}
@@ -116,12 +132,13 @@ func col2im(g backend.ConvGeom, col, dx []float32, ld, c int) {
 }
 
 // im2colItem fills the column matrix t.c (row length t.i[0]) for item
-// i*C+c, channel c of image i of the chunk t.a [nb, C, H, W].
-func im2colItem(t *task, _, item int) {
+// i*C+c, channel c of image i of the chunk t.a [nb, C, H, W]; worker w uses
+// t.b[w*t.i[1]:] for the phases.
+func im2colItem(t *task, w, item int) {
 	g, ld := t.g, t.i[0]
 	i, c := item/g.C, item%g.C
 	hw, ohw := g.H*g.W, g.OH*g.OW
-	im2col(g, t.a[(i*g.C+c)*hw:][:hw], t.c[i*ohw:], ld, c)
+	im2col(g, t.a[(i*g.C+c)*hw:][:hw], t.c[i*ohw:], ld, c, t.b[w*t.i[1]:][:t.i[1]])
 }
 
 // col2imItem sets channel c of image i of the chunk t.c [nb, C, H, W] from
@@ -166,12 +183,14 @@ func perImage(g backend.ConvGeom) bool { return g.OH*g.OW >= perImageMin }
 func convOK(g backend.ConvGeom) bool { return g.N > 0 && g.OH > 0 && g.OW > 0 }
 
 // convScratch returns the column matrix and the permuted output of a chunk
-// of nb images, grown at most once per new maximum.
-func (b *Backend) convScratch(g backend.ConvGeom, nb int) (col, out []float32) {
+// of nb images, and the phases of every worker (phaseLen(g) elements each),
+// grown at most once per new maximum.
+func (b *Backend) convScratch(g backend.ConvGeom, nb int) (col, out, ph []float32) {
 	ohw := g.OH * g.OW
 	b.col = grow(b.col, colRows(g)*nb*ohw)
 	b.out = grow(b.out, g.K*nb*ohw)
-	return b.col[:colRows(g)*nb*ohw], b.out[:g.K*nb*ohw]
+	b.ph = grow(b.ph, b.p.threads*phaseLen(g))
+	return b.col[:colRows(g)*nb*ohw], b.out[:g.K*nb*ohw], b.ph[:b.p.threads*phaseLen(g)]
 }
 
 // grow returns s if it holds n elements, else a new slice of n.
@@ -253,9 +272,9 @@ func (b *Backend) convForward(g backend.ConvGeom, xs, ws, ys []float32) {
 	nb := chunkImages(g)
 	for n0 := 0; n0 < g.N; n0 += nb {
 		m := min(nb, g.N-n0)
-		col, out := b.convScratch(g, m)
+		col, out, ph := b.convScratch(g, m)
 		ld := m * ohw
-		b.p.do(task{run: im2colItem, n: m * g.C, g: g, a: xs[n0*chw:][:m*chw], c: col, i: [4]int{ld}})
+		b.p.do(task{run: im2colItem, n: m * g.C, g: g, a: xs[n0*chw:][:m*chw], b: ph, c: col, i: [4]int{ld, phaseLen(g)}})
 		if perImage(g) {
 			for i := range m {
 				b.gemm(false, false, g.K, ohw, crr, 1, ws, crr, col[i*ohw:], ld, 0, ys[(n0+i)*khw:], ohw)
@@ -281,7 +300,7 @@ func (b *Backend) convBackwardData(g backend.ConvGeom, dys, ws, dxs []float32) {
 	nb := chunkImages(g)
 	for n0 := 0; n0 < g.N; n0 += nb {
 		m := min(nb, g.N-n0)
-		col, out := b.convScratch(g, m)
+		col, out, _ := b.convScratch(g, m)
 		ld := m * ohw
 		if perImage(g) {
 			for i := range m {
@@ -314,9 +333,9 @@ func (b *Backend) convBackwardFilter(g backend.ConvGeom, xs, dys, dws []float32)
 	nb := chunkImages(g)
 	for n0 := 0; n0 < g.N; n0 += nb {
 		m := min(nb, g.N-n0)
-		col, out := b.convScratch(g, m)
+		col, out, ph := b.convScratch(g, m)
 		ld := m * ohw
-		b.p.do(task{run: im2colItem, n: m * g.C, g: g, a: xs[n0*chw:][:m*chw], c: col, i: [4]int{ld}})
+		b.p.do(task{run: im2colItem, n: m * g.C, g: g, a: xs[n0*chw:][:m*chw], b: ph, c: col, i: [4]int{ld, phaseLen(g)}})
 		if perImage(g) {
 			for i := range m {
 				b.gemm(false, true, g.K, crr, ohw, 1, dys[(n0+i)*khw:], ohw, col[i*ohw:], ld, 1, dws[:g.K*crr], crr)

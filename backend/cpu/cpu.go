@@ -23,6 +23,7 @@ type Backend struct {
 	openBLAS bool      // products run in OpenBLAS, else in gonum
 	col, out []float32 // convolution scratch (conv.go)
 	wt, dwt  []float32 // turned weights and their gradient (conv.go)
+	ph       []float32 // the workers' phases of im2col and col2im (conv.go)
 	part     []float64 // per-item partial sums of reductions
 	stat     []float64 // per-channel sums (norm.go)
 }

@@ -17,8 +17,12 @@
 //
 // Convolutions are lowered to matrix products over chunks of images:
 // im2col turns a chunk into a column matrix [C·R·R, images·OH·OW] (col2im
-// folds it back for the data gradient). Chunks hold as many images as fit
-// in 4 Mi column elements (1 Mi measured no faster). Where an image has
+// folds it back for the data gradient). im2col first splits each input
+// plane's zero-padded columns by their residue modulo the stride (two
+// phases for stride 2), so that every row of the column matrix is a run of
+// plain copies, with no strided reads or bounds tests per element. Chunks
+// hold as many images as fit in 4 Mi column elements (1 Mi measured no
+// faster). Where an image has
 // 4096 or more output pixels, each image of the chunk gets a product of its
 // own that reads and writes its NCHW block in place; below that, the
 // chunk's one product works in a [K, images·OH·OW] layout that is permuted
@@ -86,6 +90,23 @@
 //	                             after    24          19       25
 //	  dis.conv1 3→32 k5 s1 64×64 before   60          70       75
 //	                             after    57          71       68
+//
+// The phase split of im2col (the discriminator's stride-2 k5 p2 layers at
+// 192 images; forward and filter passes, which run im2col; ms per pass,
+// medians of three runs alternated before/after per benchmark, load
+// average 1.6; the data pass, whose col2im is unchanged, is left out):
+//
+//	go test -run XXX -bench 'Conv/openblas/celeba.dis' ./backend/cpu/
+//	                                     forward         filter
+//	  dis.conv2 32→128 64×64→32×32        371 → 344       437 → 423
+//	  dis.conv3 128→256 32×32→16×16       633 → 514       521 → 484
+//	  dis.conv4 256→256 16×16→8×8         278 → 272       273 → 272
+//
+// On its own (one channel after another, one thread) im2col takes 0.52×,
+// 0.59× and 0.77× the time it did for those three layers; a col2im summing
+// into phases was 1.1–1.2× slower than the strided one and was not kept.
+// The spread between runs (±15% on unchanged passes) is as large as the
+// gain, which is a few percent of each pass: OpenBLAS takes most of it.
 //
 // The per-image products alone (after vs the adjoint without them, four
 // alternated runs) change each pass by −10% to +17%, about +5% over those
