@@ -16,7 +16,7 @@ import "github.com/vaegan-go/vaegan/backend"
 
 // colBudget bounds the elements of the column matrix of one chunk (it holds
 // at least one image; a variable so that tests can make it small).
-var colBudget = 1 << 22
+var colBudget = 1 << 20
 
 // colRows is the number of rows of the column matrix.
 func colRows(g backend.ConvGeom) int { return g.C * g.R * g.R }
@@ -138,16 +138,17 @@ func im2colItem(t *task, w, item int) {
 	g, ld := t.g, t.i[0]
 	i, c := item/g.C, item%g.C
 	hw, ohw := g.H*g.W, g.OH*g.OW
-	im2col(g, t.a[(i*g.C+c)*hw:][:hw], t.c[i*ohw:], ld, c, t.b[w*t.i[1]:][:t.i[1]])
+	im2colPlane(g, t.a[(i*g.C+c)*hw:][:hw], t.c[i*ohw:], ld, c, t.b[w*t.i[1]:][:t.i[1]])
 }
 
 // col2imItem sets channel c of image i of the chunk t.c [nb, C, H, W] from
-// the column matrix t.a (row length t.i[0]), for item i*C+c.
-func col2imItem(t *task, _, item int) {
+// the column matrix t.a (row length t.i[0]), for item i*C+c; worker w may
+// use t.b[w*t.i[1]:] for the phases.
+func col2imItem(t *task, w, item int) {
 	g, ld := t.g, t.i[0]
 	i, c := item/g.C, item%g.C
 	hw, ohw := g.H*g.W, g.OH*g.OW
-	col2im(g, t.a[i*ohw:], t.c[(i*g.C+c)*hw:][:hw], ld, c)
+	col2imPlane(g, t.a[i*ohw:], t.c[(i*g.C+c)*hw:][:hw], ld, c, t.b[w*t.i[1]:][:t.i[1]])
 }
 
 // toBatchItem copies image i's columns of t.a [K, nb*OH*OW] into t.c
@@ -300,7 +301,7 @@ func (b *Backend) convBackwardData(g backend.ConvGeom, dys, ws, dxs []float32) {
 	nb := chunkImages(g)
 	for n0 := 0; n0 < g.N; n0 += nb {
 		m := min(nb, g.N-n0)
-		col, out, _ := b.convScratch(g, m)
+		col, out, ph := b.convScratch(g, m)
 		ld := m * ohw
 		if perImage(g) {
 			for i := range m {
@@ -310,7 +311,7 @@ func (b *Backend) convBackwardData(g backend.ConvGeom, dys, ws, dxs []float32) {
 			b.p.do(task{run: fromBatchItem, n: m, g: g, a: dys[n0*khw:][:m*khw], c: out, i: [4]int{ld}})
 			b.gemm(true, false, crr, ld, g.K, 1, ws, crr, out, ld, 0, col, ld)
 		}
-		b.p.do(task{run: col2imItem, n: m * g.C, g: g, a: col, c: dxs[n0*chw:][:m*chw], i: [4]int{ld}})
+		b.p.do(task{run: col2imItem, n: m * g.C, g: g, a: col, b: ph, c: dxs[n0*chw:][:m*chw], i: [4]int{ld, phaseLen(g)}})
 	}
 }
 

@@ -20,9 +20,15 @@
 // folds it back for the data gradient). im2col first splits each input
 // plane's zero-padded columns by their residue modulo the stride (two
 // phases for stride 2), so that every row of the column matrix is a run of
-// plain copies, with no strided reads or bounds tests per element. Chunks
-// hold as many images as fit in 4 Mi column elements (1 Mi measured no
-// faster). Where an image has
+// plain copies, with no strided reads or bounds tests per element. With
+// cgo, im2col and col2im of each plane run as C twins of the Go functions
+// (im2col_cgo.go), compiled at -O3 so that their row copies and row sums are
+// vector instructions; col2im's twin sums into the phases, where every row
+// of the column matrix lands on a contiguous run. The twins give bitwise the
+// Go functions' results (same terms, same order), which stay as the build
+// without cgo's. Chunks hold as many images as fit in 1 Mi column elements
+// (4 MiB): the product writes the column matrix and col2im reads it back
+// while it is still in the cache. Where an image has
 // 4096 or more output pixels, each image of the chunk gets a product of its
 // own that reads and writes its NCHW block in place; below that, the
 // chunk's one product works in a [K, images·OH·OW] layout that is permuted
@@ -104,7 +110,8 @@
 //
 // On its own (one channel after another, one thread) im2col takes 0.52×,
 // 0.59× and 0.77× the time it did for those three layers; a col2im summing
-// into phases was 1.1–1.2× slower than the strided one and was not kept.
+// into phases was 1.1–1.2× slower than the strided one in Go (in C it is
+// the faster, see below).
 // The spread between runs (±15% on unchanged passes) is as large as the
 // gain, which is a few percent of each pass: OpenBLAS takes most of it.
 //
@@ -112,6 +119,17 @@
 // alternated runs) change each pass by −10% to +17%, about +5% over those
 // six passes; for images of 32×32 outputs they were no faster, hence the
 // 4096 threshold.
+//
+// Later, in the celeba64 VAE-GAN step itself (batch 64, 2 threads, time
+// spent in each kind of call, Go and C variants alternated step by step
+// in one process, four pairs, 2026-11-25): with the C twins, col2im took
+// 0.35–0.45 s per step instead of 0.83–1.08 and im2col 0.40–0.43 s instead
+// of 0.70–1.22; the steps took 8.7–9.8 s instead of 9.6–11.8, of which
+// OpenBLAS took 7.1–8.4 s in both. Chunks of 1 Mi column elements rather
+// than 4 Mi (six alternated pairs, Go functions): col2im 0.84–1.20 s per
+// step instead of 0.92–1.49, im2col 0.70–1.02 instead of 0.74–1.47, step
+// medians 10.1 vs 10.3 s. In isolation (one chunk, one thread, column
+// matrix in the cache) a C col2im without phases was no faster than Go's.
 //
 // With one thread, about half of the mnist step's CPU time is in OpenBLAS
 // (≈74 GFLOP/s per core), a quarter in im2col/col2im, the rest elementwise;
