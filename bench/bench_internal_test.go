@@ -54,22 +54,25 @@ func convCall(kind string, g backend.ConvGeom) string { return fmt.Sprintf("conv
 func tableCalls(a *archSpec, batch int) map[string]string {
 	calls := map[string]string{}
 	for _, l := range a.layers {
-		n := l.rows * batch
+		n, nd := l.rows*batch, l.dataRows*batch
 		names := []string{l.name + " fwd", l.name + " bwd data", l.name + " bwd filter"}
 		if l.kind == linear {
 			calls[gemmCall(false, true, n, l.k, l.c)] = names[0]
-			calls[gemmCall(false, false, n, l.c, l.k)] = names[1]
+			calls[gemmCall(false, false, nd, l.c, l.k)] = names[1]
 			calls[gemmCall(true, false, l.k, l.c, n)] = names[2]
 			continue
 		}
-		g := l.geom(n)
 		fwd, data := "fwd", "data"
 		if l.kind == deconv {
 			fwd, data = data, fwd
 		}
-		calls[convCall(fwd, g)] = names[0]
-		calls[convCall(data, g)] = names[1]
-		calls[convCall("filter", g)] = names[2]
+		calls[convCall(fwd, l.geom(n))] = names[0]
+		calls[convCall(data, l.geom(nd))] = names[1]
+		calls[convCall("filter", l.geom(n))] = names[2]
+		if l.dataRows != l.rows {
+			// The encoder's data gradient: the reconstructions alone.
+			calls[convCall(data, l.geom(batch))] = l.name + " bwd data (encoder)"
+		}
 	}
 	return calls
 }

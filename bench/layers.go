@@ -24,18 +24,29 @@ type layer struct {
 	c, h, w, k, r, stride, pad, op int  // op: a transposed conv's output padding
 	bn                             bool // followed by BatchNorm (then no bias)
 	rows                           int  // images per call in a step, in batches: the discriminator sees 3B
+	// dataRows is rows for the data gradient: the discriminator's first
+	// layer computes it for the fake images alone (2B for the decoder; B,
+	// the reconstructions, for the encoder).
+	dataRows int
 }
 
 func cv(name string, c, h, k, r, s, p int, bn bool, rows int) layer {
-	return layer{name: name, kind: conv, c: c, h: h, w: h, k: k, r: r, stride: s, pad: p, bn: bn, rows: rows}
+	return layer{name: name, kind: conv, c: c, h: h, w: h, k: k, r: r, stride: s, pad: p, bn: bn, rows: rows, dataRows: rows}
 }
 
 func dc(name string, c, h, k, r, s, p, op int, bn bool) layer {
-	return layer{name: name, kind: deconv, c: c, h: h, w: h, k: k, r: r, stride: s, pad: p, op: op, bn: bn, rows: 1}
+	return layer{name: name, kind: deconv, c: c, h: h, w: h, k: k, r: r, stride: s, pad: p, op: op, bn: bn, rows: 1, dataRows: 1}
 }
 
 func fc(name string, in, out int, bn bool, rows int) layer {
-	return layer{name: name, kind: linear, c: in, h: 1, w: 1, k: out, bn: bn, rows: rows}
+	return layer{name: name, kind: linear, c: in, h: 1, w: 1, k: out, bn: bn, rows: rows, dataRows: rows}
+}
+
+// firstDis is l as the discriminator's first layer, whose data gradient
+// covers the fake images only.
+func firstDis(l layer) layer {
+	l.dataRows = 2
+	return l
 }
 
 // archSpec is an architecture's image shape, latent size, layers and the
@@ -60,7 +71,7 @@ var archs = []archSpec{
 		fc("dec.fc", 32, 3136, true, 1),
 		dc("dec.deconv1", 64, 7, 32, 4, 2, 1, 0, true),
 		dc("dec.out", 32, 14, 1, 4, 2, 1, 0, false),
-		cv("dis.conv1", 1, 28, 32, 4, 2, 1, false, 3),
+		firstDis(cv("dis.conv1", 1, 28, 32, 4, 2, 1, false, 3)),
 		cv("dis.conv2", 32, 14, 64, 4, 2, 1, true, 3),
 		fc("dis.fc", 3136, 512, true, 3),
 		fc("dis.out", 512, 1, false, 3),
@@ -77,7 +88,7 @@ var archs = []archSpec{
 		dc("dec.deconv2", 256, 16, 128, 5, 2, 2, 1, true),
 		dc("dec.deconv3", 128, 32, 32, 5, 2, 2, 1, true),
 		cv("dec.out", 32, 64, 3, 5, 1, 2, false, 1),
-		cv("dis.conv1", 3, 64, 32, 5, 1, 2, false, 3),
+		firstDis(cv("dis.conv1", 3, 64, 32, 5, 1, 2, false, 3)),
 		cv("dis.conv2", 32, 64, 128, 5, 2, 2, true, 3),
 		cv("dis.conv3", 128, 32, 256, 5, 2, 2, true, 3),
 		cv("dis.conv4", 256, 16, 256, 5, 2, 2, true, 3),

@@ -76,9 +76,18 @@ func gemmOp(n int) op {
 }
 
 // layerOps are the forward pass and the two backward passes (data and
-// weight gradient) of l over rows·batch images.
+// weight gradient) of l over rows·batch images (dataRows·batch for the data
+// gradient).
 func layerOps(l layer, batch int) []op {
-	n := l.rows * batch
+	ops := passOps(l, l.rows*batch)
+	if l.dataRows != l.rows {
+		ops[1] = passOps(l, l.dataRows*batch)[1]
+	}
+	return ops
+}
+
+// passOps are l's three passes over n images.
+func passOps(l layer, n int) []op {
 	flop := 2 * l.macs(n)
 	if l.kind == linear {
 		shape := fmt.Sprintf("%d×%d · (%d×%d)ᵀ", n, l.c, l.k, l.c)

@@ -81,5 +81,33 @@ func (p *pass) backward(b backend.Backend, x backend.Tensor, from, to int, dx ba
 	}
 }
 
+// rowsOf is rows [lo, hi) of a pass's input x and of its first layer's
+// activations, made once so that backwardRows makes no views.
+type rowsOf struct {
+	x backend.Tensor
+	s slot
+}
+
+// rows returns rows [lo, hi) of x and of layer 0's slot. Layer 0 must treat
+// rows independently (a convolution or a linear layer).
+func (p *pass) rows(x backend.Tensor, lo, hi int) rowsOf {
+	switch p.net.layers[0].(type) {
+	case *conv2d, *linear:
+	default:
+		panic(fmt.Sprintf("model: a %T mixes rows", p.net.layers[0]))
+	}
+	s := &p.slots[0]
+	return rowsOf{x: x.Rows(lo, hi), s: slot{y: s.y.Rows(lo, hi), dy: s.dy.Rows(lo, hi)}}
+}
+
+// backwardRows is backward from layer from down to the input x, without
+// parameter gradients, where only rows r of the input's gradient are
+// wanted: layer 0 computes those alone, into dx (r's rows). The layers above
+// it still run on every row (BatchNorm mixes them).
+func (p *pass) backwardRows(b backend.Backend, x backend.Tensor, from int, r *rowsOf, dx backend.Tensor) {
+	p.backward(b, x, from, 1, backend.Tensor{}, false)
+	p.net.layers[0].backward(b, r.x, &r.s, dx, false)
+}
+
 // top is the index of the last layer.
 func (p *pass) top() int { return len(p.slots) - 1 }

@@ -93,16 +93,17 @@ type Trainer struct {
 	dz         backend.Tensor
 	gLike      backend.Tensor // ∂L_like/∂Dis_l(x_rec), tap-shaped [B, …]
 	gAdv       backend.Tensor // ∂L_adv/∂logits [rows, classes]
-	dDisDec    backend.Tensor // ∂(γ·L_like + L_adv)/∂disIn
-	dDisEnc    backend.Tensor // ∂L_like/∂disIn
+	dDisDec    backend.Tensor // ∂(γ·L_like + L_adv)/∂disIn on the fake rows
+	dDisEnc    backend.Tensor // β·∂L_like/∂disIn on the reconstructed rows
 	losses     backend.Tensor
 	lossesHost []float32
 
 	// Views made once, so that a step makes none: each loss, and the B-row
-	// groups (real, reconstructed, generated) of the discriminator's tensors.
-	loss                           [numLosses]backend.Tensor
-	logits, gDis, gAdvG, tap, dTap []backend.Tensor
-	dDisDecG, dDisEncG             []backend.Tensor
+	// groups (real, reconstructed, generated) of the discriminator's tensors
+	// (of dDisDec: its fake groups).
+	loss                                     [numLosses]backend.Tensor
+	logits, gDis, gAdvG, tap, dTap, dDisDecG []backend.Tensor
+	fakeRows, recRows                        rowsOf // of the discriminator's pass
 
 	opt  [3]*optimizer // enc, dec, dis; nil when the model lacks the net
 	eval map[int]*evalPasses
@@ -211,9 +212,10 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 		n.Dis.alloc(b)
 		t.dis = n.dis.bind(b, t.disIn.Shape, backend.Tensor{})
 		t.gAdv = b.New(rows, classes)
-		t.dDisDec = b.New(t.disIn.Shape...)
+		img := t.disIn.Shape[1:]
+		t.dDisDec = b.New(append([]int{rows - B}, img...)...)
 		if cfg.Model != GAN {
-			t.dDisEnc = b.New(t.disIn.Shape...)
+			t.dDisEnc = b.New(append([]int{B}, img...)...)
 			t.gLike = b.New(t.dis.slots[n.disTap].y.Rows(0, B).Shape...)
 		}
 	}
@@ -226,11 +228,9 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 		groups := rows / B
 		tapOut := t.dis.slots[n.disTap]
 		t.logits, t.gDis = split(t.dis.out(), groups), split(t.dis.dout(), groups)
-		t.gAdvG, t.dDisDecG = split(t.gAdv, groups), split(t.dDisDec, groups)
+		t.gAdvG, t.dDisDecG = split(t.gAdv, groups), split(t.dDisDec, groups-1)
 		t.tap, t.dTap = split(tapOut.y, groups), split(tapOut.dy, groups)
-		if cfg.Model != GAN {
-			t.dDisEncG = split(t.dDisEnc, groups)
-		}
+		t.fakeRows, t.recRows = t.dis.rows(t.disIn, B, rows), t.dis.rows(t.disIn, B, 2*B)
 	}
 	for i, ps := range t.nets() {
 		if ps != nil {
@@ -396,8 +396,8 @@ func (t *Trainer) gradsGAN() {
 	b.Fill(t.loss[lossAdvRec], 0)
 	t.dis.backward(b, t.disIn, t.dis.top(), 0, backend.Tensor{}, true)
 	b.Copy(t.dis.dout(), t.gAdv)
-	t.dis.backward(b, t.disIn, t.dis.top(), 0, t.dDisDec, false)
-	b.Copy(t.decGen.dout(), t.dDisDecG[1])
+	t.dis.backwardRows(b, t.disIn, t.dis.top(), &t.fakeRows, t.dDisDec)
+	b.Copy(t.decGen.dout(), t.dDisDec)
 	t.decGen.backward(b, t.zp, t.decGen.top(), 0, backend.Tensor{}, true)
 }
 
@@ -421,17 +421,17 @@ func (t *Trainer) gradsVAEGAN() {
 	b.Copy(t.dis.dout(), t.gAdv)
 	t.dis.backward(b, t.disIn, top, tapAt+1, backend.Tensor{}, false)
 	t.injectLike(float32(t.Gamma), true)
-	t.dis.backward(b, t.disIn, tapAt, 0, t.dDisDec, false)
+	t.dis.backwardRows(b, t.disIn, tapAt, &t.fakeRows, t.dDisDec)
 	// Encoder ← β·L_like, through the same path.
 	t.injectLike(beta, false)
-	t.dis.backward(b, t.disIn, tapAt, 0, t.dDisEnc, false)
+	t.dis.backwardRows(b, t.disIn, tapAt, &t.recRows, t.dDisEnc)
 
-	b.Copy(t.decRec.dout(), t.dDisDecG[1])
+	b.Copy(t.decRec.dout(), t.dDisDecG[0])
 	t.decRec.backward(b, z, t.decRec.top(), 0, backend.Tensor{}, true)
-	b.Copy(t.decGen.dout(), t.dDisDecG[2])
+	b.Copy(t.decGen.dout(), t.dDisDecG[1])
 	t.decGen.backward(b, t.zp, t.decGen.top(), 0, backend.Tensor{}, true)
 
-	b.Copy(t.decRec.dout(), t.dDisEncG[1])
+	b.Copy(t.decRec.dout(), t.dDisEnc)
 	t.decRec.backward(b, z, t.decRec.top(), 0, t.dz, false)
 	t.encBackward()
 }
