@@ -55,15 +55,15 @@ func tableCalls(a *archSpec, batch int) map[string]string {
 	calls := map[string]string{}
 	for _, l := range a.layers {
 		n, nd := l.rows*batch, l.dataRows*batch
-		names := []string{l.name + " fwd", l.name + " bwd data", l.name + " bwd filter"}
-		if l.kind == linear {
-			calls[gemmCall(false, true, n, l.k, l.c)] = names[0]
-			calls[gemmCall(false, false, nd, l.c, l.k)] = names[1]
-			calls[gemmCall(true, false, l.k, l.c, n)] = names[2]
+		names := []string{l.Name + " fwd", l.Name + " bwd data", l.Name + " bwd filter"}
+		if l.Kind == model.Linear {
+			calls[gemmCall(false, true, n, l.Out, l.In)] = names[0]
+			calls[gemmCall(false, false, nd, l.In, l.Out)] = names[1]
+			calls[gemmCall(true, false, l.Out, l.In, n)] = names[2]
 			continue
 		}
 		fwd, data := "fwd", "data"
-		if l.kind == deconv {
+		if l.Kind == model.ConvTranspose {
 			fwd, data = data, fwd
 		}
 		calls[convCall(fwd, l.geom(n))] = names[0]
@@ -71,7 +71,7 @@ func tableCalls(a *archSpec, batch int) map[string]string {
 		calls[convCall("filter", l.geom(n))] = names[2]
 		if l.dataRows != l.rows {
 			// The encoder's data gradient: the reconstructions alone.
-			calls[convCall(data, l.geom(batch))] = l.name + " bwd data (encoder)"
+			calls[convCall(data, l.geom(batch))] = l.Name + " bwd data (encoder)"
 		}
 	}
 	return calls

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/vaegan-go/vaegan/backend"
+	"github.com/vaegan-go/vaegan/model"
 )
 
 // op is one backend operation at one shape of an architecture.
@@ -89,21 +90,21 @@ func layerOps(l layer, batch int) []op {
 // passOps are l's three passes over n images.
 func passOps(l layer, n int) []op {
 	flop := 2 * l.macs(n)
-	if l.kind == linear {
-		shape := fmt.Sprintf("%d×%d · (%d×%d)ᵀ", n, l.c, l.k, l.c)
+	if l.Kind == model.Linear {
+		shape := fmt.Sprintf("%d×%d · (%d×%d)ᵀ", n, l.In, l.Out, l.In)
 		fwd := func(b backend.Backend) func() {
-			x, w, y := random(b, 1, -1, 1, n, l.c), random(b, 2, -0.1, 0.1, l.k, l.c), b.New(n, l.k)
-			return func() { b.Gemm(false, true, n, l.k, l.c, 1, x, w, 0, y) }
+			x, w, y := random(b, 1, -1, 1, n, l.In), random(b, 2, -0.1, 0.1, l.Out, l.In), b.New(n, l.Out)
+			return func() { b.Gemm(false, true, n, l.Out, l.In, 1, x, w, 0, y) }
 		}
 		data := func(b backend.Backend) func() {
-			dy, w, dx := random(b, 1, -1, 1, n, l.k), random(b, 2, -0.1, 0.1, l.k, l.c), b.New(n, l.c)
-			return func() { b.Gemm(false, false, n, l.c, l.k, 1, dy, w, 0, dx) }
+			dy, w, dx := random(b, 1, -1, 1, n, l.Out), random(b, 2, -0.1, 0.1, l.Out, l.In), b.New(n, l.In)
+			return func() { b.Gemm(false, false, n, l.In, l.Out, 1, dy, w, 0, dx) }
 		}
 		filter := func(b backend.Backend) func() {
-			dy, x, dw := random(b, 1, -1, 1, n, l.k), random(b, 2, -1, 1, n, l.c), b.New(l.k, l.c)
-			return func() { b.Gemm(true, false, l.k, l.c, n, 1, dy, x, 1, dw) }
+			dy, x, dw := random(b, 1, -1, 1, n, l.Out), random(b, 2, -1, 1, n, l.In), b.New(l.Out, l.In)
+			return func() { b.Gemm(true, false, l.Out, l.In, n, 1, dy, x, 1, dw) }
 		}
-		return passes(l.name, shape, flop, fwd, data, filter)
+		return passes(l.Name, shape, flop, fwd, data, filter)
 	}
 	g := l.geom(n)
 	in := []int{g.N, g.C, g.H, g.W}    // the convolution's input
@@ -121,12 +122,12 @@ func passOps(l layer, n int) []op {
 		x, dy, dw := random(b, 1, -1, 1, in...), random(b, 2, -1, 1, out...), b.New(wshape...)
 		return func() { b.ConvBackwardFilter(g, x, dy, dw) }
 	}
-	if l.kind == deconv {
-		shape := fmt.Sprintf("%d×%d×%d×%d → %d×%d×%d, k%d s%d p%d op%d", n, l.c, l.h, l.w, l.k, g.H, g.W, l.r, l.stride, l.pad, l.op)
-		return passes(l.name, shape, flop, convT, conv, filter)
+	if l.Kind == model.ConvTranspose {
+		shape := fmt.Sprintf("%d×%d×%d×%d → %d×%d×%d, k%d s%d p%d op%d", n, l.In, l.H, l.W, l.Out, g.H, g.W, l.R, l.Stride, l.Pad, l.OutPad)
+		return passes(l.Name, shape, flop, convT, conv, filter)
 	}
-	shape := fmt.Sprintf("%d×%d×%d×%d → %d×%d×%d, k%d s%d p%d", n, l.c, l.h, l.w, l.k, g.OH, g.OW, l.r, l.stride, l.pad)
-	return passes(l.name, shape, flop, conv, convT, filter)
+	shape := fmt.Sprintf("%d×%d×%d×%d → %d×%d×%d, k%d s%d p%d", n, l.In, l.H, l.W, l.Out, g.OH, g.OW, l.R, l.Stride, l.Pad)
+	return passes(l.Name, shape, flop, conv, convT, filter)
 }
 
 func passes(name, shape string, flop float64, fwd, data, filter func(backend.Backend) func()) []op {
@@ -140,8 +141,8 @@ func passes(name, shape string, flop float64, fwd, data, filter func(backend.Bac
 // bnName is the name of the BatchNorm after l: enc.conv2 → enc.bn2,
 // dec.deconv1 → dec.bn1, enc.fc → enc.bn_fc.
 func bnName(l layer) string {
-	net, name, _ := strings.Cut(l.name, ".")
-	if l.kind == linear {
+	net, name, _ := strings.Cut(l.Name, ".")
+	if l.Kind == model.Linear {
 		return net + ".bn_fc"
 	}
 	return net + ".bn" + strings.TrimPrefix(strings.TrimPrefix(name, "de"), "conv")
@@ -149,7 +150,7 @@ func bnName(l layer) string {
 
 // batchNormOps are BatchNormTrain and BatchNormBackward over l's output.
 func batchNormOps(l layer, batch int) []op {
-	n, c, s := l.rows*batch, l.k, l.outSize()
+	n, c, s := l.rows*batch, l.Out, l.outSize()
 	size := float64(n * c * s)
 	shape := fmt.Sprintf("%d×%d×%d", n, c, s)
 	return []op{
@@ -212,7 +213,7 @@ func archOps(a *archSpec, batch int) []op {
 		ops = append(ops, layerOps(l, batch)...)
 	}
 	for _, l := range a.layers {
-		if l.bn {
+		if l.BatchNorm {
 			ops = append(ops, batchNormOps(l, batch)...)
 		}
 	}
