@@ -40,12 +40,13 @@ func buildArchs() []archSpec {
 	for _, name := range model.ArchNames() {
 		a, _ := model.LookupArch(name)
 		s := archSpec{name: a.Name, latent: a.Latent}
+		firstDis := true
 		for _, ls := range a.Layers() {
 			l := layer{LayerSpec: ls, rows: 1, dataRows: 1}
 			if strings.HasPrefix(ls.Name, "dis.") {
 				l.rows, l.dataRows = 3, 3
-				if len(s.layers) == 0 || !strings.HasPrefix(s.layers[len(s.layers)-1].Name, "dis.") {
-					l.dataRows = 2
+				if firstDis {
+					l.dataRows, firstDis = 2, false
 				}
 			}
 			if ls.DisL {
