@@ -42,10 +42,10 @@ static void to_phases(const geom *g, const float *x, float *p) {
 		span(g->w, pw, g->s, g->pad, r, &lo, &hi);
 		for (int y = 0; y < g->h; y++) {
 			float *d = p + (long)(r * g->h + y) * pw;
-			const float *s = x + (long)y * g->w + lo * g->s + r - g->pad;
+			const float *row = x + (long)y * g->w;
 			for (int j = 0; j < lo; j++) d[j] = 0;
 			for (int j = hi; j < pw; j++) d[j] = 0;
-			for (int j = lo; j < hi; j++) d[j] = s[(j - lo) * g->s];
+			for (int j = lo; j < hi; j++) d[j] = row[j * g->s + r - g->pad];
 		}
 	}
 }
@@ -102,8 +102,8 @@ static void col2im_plane(geom gv, const float *col, long ld, int c, float *dx, f
 		span(w, pw, s, pad, r, &lo, &hi);
 		for (int y = 0; y < h; y++) {
 			const float *src = p + (long)(r * h + y) * pw;
-			float *d = dx + (long)y * w + r - pad;
-			for (int j = lo; j < hi; j++) d[j * s] = src[j];
+			float *d = dx + (long)y * w;
+			for (int j = lo; j < hi; j++) d[j * s + r - pad] = src[j];
 		}
 	}
 }
