@@ -88,13 +88,23 @@ func bnTrainItem(t *task, _, item int) {
 	xs, ys, st := t.a, t.c, t.e
 	gs, bs, ms, is, rm, rv := t.q[0], t.q[1], t.q[2], t.q[3], t.q[4], t.q[5]
 	cnt := float64(n * s)
-	for i := 0; i < n; i++ {
-		for j := j0; j < j1; j++ {
-			acc := st[2*j]
-			for _, v := range xs[(i*c+j)*s:][:s] {
-				acc += float64(v)
+	if s == 1 {
+		// One value per channel and row (BatchNorm1d): the same sums, a
+		// row at a time.
+		for i := 0; i < n; i++ {
+			for j, v := range xs[i*c+j0 : i*c+j1] {
+				st[2*(j0+j)] += float64(v)
 			}
-			st[2*j] = acc
+		}
+	} else {
+		for i := 0; i < n; i++ {
+			for j := j0; j < j1; j++ {
+				acc := st[2*j]
+				for _, v := range xs[(i*c+j)*s:][:s] {
+					acc += float64(v)
+				}
+				st[2*j] = acc
+			}
 		}
 	}
 	for j := j0; j < j1; j++ {
@@ -102,14 +112,23 @@ func bnTrainItem(t *task, _, item int) {
 			st[2*j] /= cnt // the mean
 		}
 	}
-	for i := 0; i < n; i++ {
-		for j := j0; j < j1; j++ {
-			mu, acc := st[2*j], st[2*j+1]
-			for _, v := range xs[(i*c+j)*s:][:s] {
-				d := float64(v) - mu
-				acc += d * d
+	if s == 1 {
+		for i := 0; i < n; i++ {
+			for j, v := range xs[i*c+j0 : i*c+j1] {
+				d := float64(v) - st[2*(j0+j)]
+				st[2*(j0+j)+1] += d * d
 			}
-			st[2*j+1] = acc
+		}
+	} else {
+		for i := 0; i < n; i++ {
+			for j := j0; j < j1; j++ {
+				mu, acc := st[2*j], st[2*j+1]
+				for _, v := range xs[(i*c+j)*s:][:s] {
+					d := float64(v) - mu
+					acc += d * d
+				}
+				st[2*j+1] = acc
+			}
 		}
 	}
 	m := float64(t.f[0])
@@ -136,6 +155,15 @@ func bnTrainItem(t *task, _, item int) {
 
 // affine sets y = x*st[2j] + st[2j+1] for the channels j of [j0, j1).
 func affine(xs, ys []float32, st []float64, j0, j1, n, c, s int) {
+	if s == 1 {
+		for i := 0; i < n; i++ {
+			dst := ys[i*c+j0 : i*c+j1]
+			for j, v := range xs[i*c+j0 : i*c+j1] {
+				dst[j] = float32(float64(v)*st[2*(j0+j)] + st[2*(j0+j)+1])
+			}
+		}
+		return
+	}
 	for i := 0; i < n; i++ {
 		for j := j0; j < j1; j++ {
 			scale, shift := st[2*j], st[2*j+1]
@@ -179,17 +207,30 @@ func bnBackwardItem(t *task, _, item int) {
 	xs, dys, dxs, st := t.a, t.b, t.c, t.e
 	gs, ms, is, dgs, dbs := t.q[0], t.q[1], t.q[2], t.q[3], t.q[4]
 	cnt := float64(n * s)
-	for i := 0; i < n; i++ {
-		for j := j0; j < j1; j++ {
-			mu, inv := float64(ms[j]), float64(is[j])
-			sdy, sdyx := st[2*j], st[2*j+1]
-			o := (i*c + j) * s
-			x := xs[o:][:s]
-			for k, d := range dys[o:][:s] {
-				sdy += float64(d)
-				sdyx += float64(d) * (float64(x[k]) - mu) * inv
+	if s == 1 {
+		// One value per channel and row (BatchNorm1d): the same sums, a
+		// row at a time.
+		for i := 0; i < n; i++ {
+			x := xs[i*c+j0 : i*c+j1]
+			for j, d := range dys[i*c+j0 : i*c+j1][:len(x)] {
+				mu, inv := float64(ms[j0+j]), float64(is[j0+j])
+				st[2*(j0+j)] += float64(d)
+				st[2*(j0+j)+1] += float64(d) * (float64(x[j]) - mu) * inv
 			}
-			st[2*j], st[2*j+1] = sdy, sdyx
+		}
+	} else {
+		for i := 0; i < n; i++ {
+			for j := j0; j < j1; j++ {
+				mu, inv := float64(ms[j]), float64(is[j])
+				sdy, sdyx := st[2*j], st[2*j+1]
+				o := (i*c + j) * s
+				x := xs[o:][:s]
+				for k, d := range dys[o:][:s] {
+					sdy += float64(d)
+					sdyx += float64(d) * (float64(x[k]) - mu) * inv
+				}
+				st[2*j], st[2*j+1] = sdy, sdyx
+			}
 		}
 	}
 	if dgs != nil {
@@ -199,6 +240,21 @@ func bnBackwardItem(t *task, _, item int) {
 		}
 	}
 	if dxs == nil || cnt == 0 {
+		return
+	}
+	if s == 1 {
+		for j := j0; j < j1; j++ {
+			st[2*j], st[2*j+1] = st[2*j]/cnt, st[2*j+1]/cnt
+		}
+		for i := 0; i < n; i++ {
+			x, dx := xs[i*c+j0:i*c+j1], dxs[i*c+j0:i*c+j1]
+			for j, d := range dys[i*c+j0 : i*c+j1][:len(x)] {
+				mu, inv := float64(ms[j0+j]), float64(is[j0+j])
+				k0 := float64(gs[j0+j]) * inv
+				xh := (float64(x[j]) - mu) * inv
+				dx[j] = float32(k0 * (float64(d) - st[2*(j0+j)] - xh*st[2*(j0+j)+1]))
+			}
+		}
 		return
 	}
 	for i := 0; i < n; i++ {
