@@ -78,10 +78,21 @@ type ConvGeom struct {
 }
 
 // NewConvGeom fills in the output size of a convolution over an input of
-// n×c×h×w with k filters of size r×r, as PyTorch's Conv2d computes it.
+// n×c×h×w with k filters of size r×r, as PyTorch's Conv2d computes it; it
+// is 0 where the kernel is larger than the padded input (PyTorch refuses
+// those).
 func NewConvGeom(n, c, h, w, k, r, stride, pad int) ConvGeom {
 	return ConvGeom{N: n, C: c, H: h, W: w, K: k, R: r, Stride: stride, Pad: pad,
-		OH: (h+2*pad-r)/stride + 1, OW: (w+2*pad-r)/stride + 1}
+		OH: convOut(h, r, stride, pad), OW: convOut(w, r, stride, pad)}
+}
+
+// convOut is the number of positions of an r-wide kernel moved by stride over
+// size inputs padded by pad on each side.
+func convOut(size, r, stride, pad int) int {
+	if size+2*pad < r {
+		return 0
+	}
+	return (size+2*pad-r)/stride + 1
 }
 
 // Activation names an elementwise nonlinearity.

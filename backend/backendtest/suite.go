@@ -295,6 +295,8 @@ var convCases = []struct {
 	{"odd_k5s1p2_kernel_over_4x4", backend.NewConvGeom(1, 3, 4, 4, 2, 5, 1, 2)},
 	{"odd_k2s2p0_33x3", backend.NewConvGeom(5, 3, 33, 3, 7, 2, 2, 0)},
 	{"odd_k3s1p1_3x1", backend.NewConvGeom(2, 2, 3, 1, 2, 3, 1, 1)},
+	{"odd_k5s3p2_11x1_columns_outside", backend.NewConvGeom(2, 3, 11, 1, 2, 5, 3, 2)},
+	{"odd_k3s3p0_7x7_last_pixel_unread", backend.NewConvGeom(2, 2, 7, 7, 3, 3, 3, 0)},
 	{"empty_batch", backend.NewConvGeom(0, 2, 5, 5, 3, 3, 1, 1)},
 }
 

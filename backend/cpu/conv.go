@@ -105,6 +105,9 @@ func col2im(g backend.ConvGeom, col, dx []float32, ld, c int) {
 		for kx := 0; kx < g.R; kx++ {
 			row := col[((c*g.R+ky)*g.R+kx)*ld:][:g.OH*g.OW]
 			lo, hi := valid(g.W, g.OW, g.Stride, g.Pad, kx)
+			if lo == hi {
+				continue // no pixel of this row lies inside the image
+			}
 			for oy := ylo; oy < yhi; oy++ {
 				s := row[oy*g.OW+lo : oy*g.OW+hi]
 				d := dx[(oy*g.Stride-g.Pad+ky)*g.W+lo*g.Stride-g.Pad+kx:]
