@@ -31,6 +31,9 @@ D = torch.float64
 # put it on either side of the kink and flip its gradient (1234 / 99 had one at
 # 2.5e-8). step() checks the margin.
 WEIGHT_SEED, NOISE_SEED, BATCH, GAMMA, BETA = 7, 101, 8, 0.75, 1.0
+# The gan step draws z_p where the others draw eps: 101 and 102 put a BatchNorm
+# output of its step within the margin.
+GAN_NOISE_SEED = 103
 KINK_MARGIN = 1e-5
 # The reparameterization fixture's eps = NormalAt(REPARAM_SEED, REPARAM_OFFSET + i).
 REPARAM_SEED, REPARAM_OFFSET = 5, 1000
@@ -199,15 +202,21 @@ def mnist_images(n):
     return np.frombuffer(raw[16:16 + n * 784], dtype=np.uint8).reshape(n, 28, 28)
 
 
-def init_params(net_list):
-    """Set every parameter: tensor j (global over enc, dec, dis in order), element
+def init_params(nets_by_name):
+    """Set every parameter: tensor j (global over enc, dec, dis in order, counting
+    the tensors of a net the model lacks too, as model.Trainer.Init does), element
     i = base + 0.05·NormalAt(WEIGHT_SEED, (j << 40) | i) in float32, base 1 for
     BatchNorm weights, else 0. Running stats stay 0 / 1."""
+    full = nets.build("mnist", "vaegan")
     j = 0
-    for net in net_list:
-        for name, p in net.named_parameters():
-            mod = net.get_submodule(name.rsplit(".", 1)[0])
-            base = np.float32(1 if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) and name.endswith(".weight") else 0)
+    for name in ("enc", "dec", "dis"):
+        net = nets_by_name.get(name)
+        if net is None:
+            j += len(list(full[name].parameters()))
+            continue
+        for pname, p in net.named_parameters():
+            mod = net.get_submodule(pname.rsplit(".", 1)[0])
+            base = np.float32(1 if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) and pname.endswith(".weight") else 0)
             idx = (np.uint64(j) << np.uint64(40)) | np.arange(p.numel(), dtype=np.uint64)
             v = base + np.float32(0.05) * philox.normal_at(WEIGHT_SEED, idx)
             with torch.no_grad():
@@ -216,14 +225,18 @@ def init_params(net_list):
 
 
 def step(model):
+    """One whole training step of model on mnist (no optimizer update): the
+    losses, every parameter gradient and the BatchNorm running statistics after
+    it. The noise stream gives eps first (models with an encoder), then z_p."""
     classes = 3 if model == "vaegan3" else 1
     n = nets.build("mnist", model)
-    order = [("enc", n["enc"]), ("dec", n["dec"]), ("dis", n["dis"])]
-    init_params([m for _, m in order])
+    order = [(name, n[name]) for name in ("enc", "dec", "dis") if name in n]
+    init_params(n)
     init = OrderedDict()
     for name in ("enc.conv1.weight", "enc.bn1.weight", "dis.out.bias"):
         net, pname = name.split(".", 1)
-        init[f"init.{name}"] = f32(n[net].state_dict()[pname])
+        if net in n:
+            init[f"init.{name}"] = f32(n[net].state_dict()[pname])
     for _, m in order:
         m.to(D).train()
     pre_act = []
@@ -232,14 +245,24 @@ def step(model):
             if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
                 mod.register_forward_hook(lambda mod, inp, out: pre_act.append(out.detach().abs().min().item()))
     x = mnist_images(BATCH).astype(np.float32)[:, None] / np.float32(127.5) - np.float32(1)
-    eps = philox.normal(NOISE_SEED, 0, (BATCH, 32))
-    z_p = philox.normal(NOISE_SEED, BATCH * 32, (BATCH, 32))
-    r = nets.vaegan_step(n["enc"], n["dec"], n["dis"], torch.from_numpy(x).to(D), torch.from_numpy(eps).to(D),
-                         torch.from_numpy(z_p).to(D), gamma=GAMMA, beta=BETA, classes=classes)
+    t = OrderedDict(x=x)
+    noise_seed, offset = GAN_NOISE_SEED if model == "gan" else NOISE_SEED, 0
+    if "enc" in n:
+        t["eps"] = philox.normal(noise_seed, offset, (BATCH, 32))
+        offset += BATCH * 32
+    if "dis" in n:
+        t["z_p"] = philox.normal(noise_seed, offset, (BATCH, 32))
+    dev = {k: torch.from_numpy(v).to(D) for k, v in t.items()}
+    if model == "vae":
+        r = nets.vae_step(n["enc"], n["dec"], dev["x"], dev["eps"])
+    elif model == "gan":
+        r = nets.gan_step(n["dec"], n["dis"], dev["x"], dev["z_p"])
+    else:
+        r = nets.vaegan_step(n["enc"], n["dec"], n["dis"], dev["x"], dev["eps"], dev["z_p"],
+                             gamma=GAMMA, beta=BETA, classes=classes)
     if min(pre_act) < KINK_MARGIN:
         raise SystemExit(f"{model}: a BatchNorm output lies {min(pre_act):.2e} from zero (< {KINK_MARGIN}): "
                          "pick other WEIGHT_SEED / NOISE_SEED")
-    t = OrderedDict(x=x, eps=eps, z_p=z_p)
     for k, v in r.items():
         t[k] = f32(v.reshape(1) if v.dim() == 0 else v)
     for net, m in order:
@@ -248,8 +271,8 @@ def step(model):
                 t[f"{net}.{k}"] = f32(v)
     t.update(init)
     safetensors_io.write(os.path.join(OUT, f"mnist_{model}_step.safetensors"), t,
-                         meta(fixture="vaegan_step", arch="mnist", model=model, classes=classes, batch=BATCH,
-                              gamma=GAMMA, beta=BETA, weight_seed=WEIGHT_SEED, noise_seed=NOISE_SEED))
+                         meta(fixture="vaegan_step" if model.startswith("vaegan") else f"{model}_step", arch="mnist", model=model, classes=classes, batch=BATCH,
+                              gamma=GAMMA, beta=BETA, weight_seed=WEIGHT_SEED, noise_seed=noise_seed))
 
 
 def main():
@@ -258,8 +281,8 @@ def main():
     torch.set_num_threads(1)
     os.makedirs(OUT, exist_ok=True)
     layers()
-    step("vaegan")
-    step("vaegan3")
+    for model in ("vaegan", "vaegan3", "vae", "gan"):
+        step(model)
     for f in sorted(os.listdir(OUT)):
         print(f, os.path.getsize(os.path.join(OUT, f)), "bytes")
 

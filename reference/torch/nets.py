@@ -179,9 +179,42 @@ def vaegan_step(enc, dec, dis, x, eps, z_p, gamma=0.75, beta=1.0, classes=1):
     out = dict(z=z, mu=mu, logvar=logvar, x_rec=x_rec, x_gen=x_gen, logits=logits, disl=disl)
     out.update({"loss.kl": kl, "loss.like": like, "loss.dis": ldis, "loss.adv": adv,
                 "loss.dis_real": real, "loss.dis_fake": fake})
-    for net, name, loss in ((enc, "enc", kl + beta * like), (dec, "dec", gamma * like + adv), (dis, "dis", ldis)):
+    _grads(out, ((enc, "enc", kl + beta * like), (dec, "dec", gamma * like + adv), (dis, "dis", ldis)))
+    return out
+
+
+def _grads(out, terms):
+    """Add {"grad.<net>.<param>"} to out for each (net, name, loss) of terms."""
+    for net, name, loss in terms:
         params = list(net.named_parameters())
         grads = torch.autograd.grad(loss, [p for _, p in params], retain_graph=True)
         for (pname, _), g in zip(params, grads):
             out[f"grad.{name}.{pname}"] = g
+
+
+def vae_step(enc, dec, x, eps):
+    """One step of the `vae` baseline: Enc ← KL + L_rec, Dec ← L_rec, with
+    L_rec = 0.5·Σ (x_rec − x)² per image, a mean over the batch."""
+    B = x.shape[0]
+    mu, logvar = enc(x)
+    z = mu + torch.exp(logvar / 2) * eps
+    x_rec = dec(z)
+    kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - torch.exp(logvar)) / B
+    rec = 0.5 * torch.sum((x_rec - x) ** 2) / B
+    out = {"loss.kl": kl, "loss.like": rec}
+    _grads(out, ((enc, "enc", kl + rec), (dec, "dec", rec)))
+    return out
+
+
+def gan_step(dec, dis, x, z_p):
+    """One step of the `gan` baseline (DCGAN, non-saturating): the
+    discriminator sees [x; x_gen] as one batch of 2B; Dis ← BCE(D(x), 1) +
+    BCE(D(x_gen), 0), Dec ← BCE(D(x_gen), 1)."""
+    B = x.shape[0]
+    x_gen = dec(z_p)
+    logits, _ = dis(torch.cat([x, x_gen]))
+    real, gen = _bce(logits[:B], 1), _bce(logits[B:], 0)
+    adv = _bce(logits[B:], 1)
+    out = {"loss.dis": real + gen, "loss.adv": adv, "loss.dis_real": real, "loss.dis_fake": gen}
+    _grads(out, ((dec, "dec", adv), (dis, "dis", real + gen)))
     return out
