@@ -144,7 +144,7 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{[]string{"-batch", "1"}, "-batch 1"},
 		{[]string{"-threads", "0"}, "-threads 0"},
-		{[]string{"-steps", "0"}, "-steps 0"},
+		{[]string{"-steps", "-1"}, "-steps -1"},
 		{[]string{"-device", "tpu"}, `-device "tpu"`},
 		{[]string{"-arch", "cifar"}, `"cifar"`},
 		{[]string{"-model", "dcgan"}, `-model "dcgan"`},
@@ -159,6 +159,17 @@ func TestParseFlags(t *testing.T) {
 	c, err := parseFlags([]string{"-arch", "all", "-model", "all", "-batch", "8"}, false)
 	if err != nil || c.batch != 8 || c.arch != "all" {
 		t.Errorf("valid flags: %+v, %v", c, err)
+	}
+}
+
+func TestAutoSteps(t *testing.T) {
+	for _, c := range []struct {
+		ms   float64 // warm-up step
+		want int
+	}{{0.5, 10}, {1000, 10}, {2000, 5}, {3000, 3}, {9000, 2}, {60000, 2}} {
+		if got := autoSteps(c.ms * 1e6); got != c.want {
+			t.Errorf("autoSteps(%v ms) = %d, want %d", c.ms, got, c.want)
+		}
 	}
 }
 

@@ -32,7 +32,7 @@ func parseFlags(args []string, torchDefault bool) (config, error) {
 	fs.StringVar(&c.model, "model", model.VAEGAN, "model: "+strings.Join(model.ModelNames, ", ")+" or all")
 	fs.IntVar(&c.batch, "batch", 64, "images per training step")
 	fs.IntVar(&c.threads, "threads", runtime.NumCPU(), "CPU threads, for the cpu backend and for PyTorch")
-	fs.IntVar(&c.steps, "steps", 10, "timed training steps per round, after one warm-up step")
+	fs.IntVar(&c.steps, "steps", 0, "timed training steps per round, after one warm-up step; 0: as many as fit in about 10 s on the slowest side (2 to 10)")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds of steps per device, alternating with PyTorch's")
 	fs.BoolVar(&c.ops, "ops", true, "measure every op at the architecture's shapes")
 	fs.BoolVar(&c.torch, "torch", torchDefault, "time the same step in PyTorch ("+python+" with torch; default on when it imports)")
@@ -50,7 +50,7 @@ func parseFlags(args []string, torchDefault bool) (config, error) {
 		name string
 		v    int
 		min  int
-	}{{"batch", c.batch, 2}, {"threads", c.threads, 1}, {"steps", c.steps, 1}, {"rounds", c.rounds, 1}} {
+	}{{"batch", c.batch, 2}, {"threads", c.threads, 1}, {"steps", c.steps, 0}, {"rounds", c.rounds, 1}} {
 		if f.v < f.min {
 			return c, fmt.Errorf("-%s %d: want at least %d", f.name, f.v, f.min)
 		}
@@ -210,7 +210,7 @@ func threadsOf(d device, c config) int {
 // per device and round, and PyTorch's setup when it ran.
 func measureSteps(c config, devs []device, peak map[string]float64, arch, mdl string) ([]record, *torchInfo, error) {
 	steppers := make([]*stepper, len(devs))
-	var flop float64
+	var flop, slowest float64 // slowest: the longest warm-up step, ns
 	for i, d := range devs {
 		s, err := newStepper(d.b, arch, mdl, c.batch)
 		if err != nil {
@@ -218,6 +218,7 @@ func measureSteps(c config, devs []device, peak map[string]float64, arch, mdl st
 		}
 		defer s.free()
 		steppers[i], flop = s, s.flop
+		slowest = max(slowest, s.warmup)
 	}
 	var t *torchRunner
 	if c.torch {
@@ -226,10 +227,17 @@ func measureSteps(c config, devs []device, peak map[string]float64, arch, mdl st
 			return nil, nil, err
 		}
 		defer t.close()
-		if _, err := t.steps(1); err != nil { // warm-up
+		warm, err := t.steps(1)
+		if err != nil {
 			return nil, nil, err
 		}
+		slowest = max(slowest, warm[0])
 		peak["pytorch"] = t.info.GemmGFLOPs
+	}
+	steps := c.steps
+	if steps == 0 {
+		steps = autoSteps(slowest)
+		logf("%s %s: %d steps per round", arch, mdl, steps)
 	}
 	base := record{Kind: kindStep, Arch: arch, Model: mdl, Batch: c.batch, FLOP: flop}
 	finish := func(r record, ns float64) record {
@@ -241,7 +249,7 @@ func measureSteps(c config, devs []device, peak map[string]float64, arch, mdl st
 	var recs []record
 	for round := 1; round <= c.rounds; round++ {
 		for i, d := range devs {
-			ns, err := steppers[i].time(c.steps)
+			ns, err := steppers[i].time(steps)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -250,7 +258,7 @@ func measureSteps(c config, devs []device, peak map[string]float64, arch, mdl st
 			recs = append(recs, finish(r, ns))
 		}
 		if t != nil {
-			times, err := t.steps(c.steps)
+			times, err := t.steps(steps)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -263,6 +271,13 @@ func measureSteps(c config, devs []device, peak map[string]float64, arch, mdl st
 		return recs, nil, nil
 	}
 	return recs, &t.info, nil
+}
+
+// autoSteps is the number of steps per round for -steps 0: about 10 s of
+// steps that take ns nanoseconds, at least 2 (a median needs more than one)
+// and at most 10.
+func autoSteps(ns float64) int {
+	return int(min(max(10e9/ns, 2), 10))
 }
 
 // cpuModel is the "model name" line of /proc/cpuinfo.

@@ -107,6 +107,8 @@ type stepper struct {
 	mem  *tracker // the trainer's tensors
 	x    []float32
 	flop float64 // of one step, counted on the first one
+	// warmup is the time of the first step in nanoseconds.
+	warmup float64
 }
 
 // trainerConfig is the configuration the benchmark trains with: Adam, and
@@ -129,11 +131,12 @@ func newStepper(b backend.Backend, arch, mdl string, batch int) (*stepper, error
 		return nil, err
 	}
 	s := &stepper{tr: tr, b: b, mem: mem, x: hostRandom(0, -1, 1, batch*tr.Arch.ImageLen())}
+	t0 := time.Now()
 	if err := s.step(); err != nil {
 		s.free()
 		return nil, err
 	}
-	s.flop = counter.flop
+	s.flop, s.warmup = counter.flop, float64(time.Since(t0).Nanoseconds())
 	return s, nil
 }
 

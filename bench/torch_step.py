@@ -8,7 +8,7 @@ libraries loaded, a 2048³ matmul's GFLOP/s), then reads lines from stdin,
 each holding a number of steps N: it runs N training steps on a fixed batch
 and prints one JSON line {"seconds": [...]} with the time of each. A step is
 what the Go trainer's Step does with the equilibrium rule off: forward
-passes, one autograd.grad per network (as nets.vaegan_step) and one Adam
+passes, one autograd.grad per network (nets.vaegan_step, vae_step, gan_step) and one Adam
 update per network.
 """
 
@@ -29,23 +29,9 @@ args = p.parse_args()
 os.environ["OMP_NUM_THREADS"] = str(args.threads)  # before torch starts OpenMP
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference", "torch"))
-from nets import ARCHS, build, vaegan_step  # noqa: E402
-
-
-def bce(logits, target):
-    """Mean over the batch of the BCE of sigmoid(logits) against a constant target."""
-    t = torch.full_like(logits, float(target))
-    return F.binary_cross_entropy_with_logits(logits, t, reduction="sum") / logits.shape[0]
-
-
-def grads(loss, net, retain=False):
-    """{param name: gradient} of loss with respect to net's parameters."""
-    params = list(net.named_parameters())
-    gs = torch.autograd.grad(loss, [q for _, q in params], retain_graph=retain)
-    return {name: g for (name, _), g in zip(params, gs)}
+from nets import ARCHS, build, gan_step, vae_step, vaegan_step  # noqa: E402
 
 
 def sync():
@@ -67,23 +53,16 @@ def make_step(arch, model, batch, gamma):
 
     def step():
         eps, z_p = (torch.randn(batch, latent, device=args.device) for _ in range(2))
-        if model in ("vaegan", "vaegan3"):
+        if model == "vae":
+            out = vae_step(nets["enc"], nets["dec"], x, eps)
+        elif model == "gan":
+            out = gan_step(nets["dec"], nets["dis"], x, z_p)
+        else:
             out = vaegan_step(nets["enc"], nets["dec"], nets["dis"], x, eps, z_p, gamma=gamma,
                               classes=3 if model == "vaegan3" else 1)
-            g = {k: {n: out[f"grad.{k}.{n}"] for n, _ in net.named_parameters()} for k, net in nets.items()}
-        elif model == "vae":
-            mu, logvar = nets["enc"](x)
-            x_rec = nets["dec"](mu + torch.exp(logvar / 2) * eps)
-            kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - torch.exp(logvar)) / batch
-            loss = kl + 0.5 * torch.sum((x_rec - x) ** 2) / batch
-            g = {"enc": grads(loss, nets["enc"], retain=True), "dec": grads(loss, nets["dec"])}
-        else:
-            logits, _ = nets["dis"](torch.cat([x, nets["dec"](z_p)]))
-            l_dis = bce(logits[:batch], 1) + bce(logits[batch:], 0)
-            g = {"dis": grads(l_dis, nets["dis"], retain=True), "dec": grads(bce(logits[batch:], 1), nets["dec"])}
         for k, net in nets.items():
             for n, q in net.named_parameters():
-                q.grad = g[k][n]
+                q.grad = out[f"grad.{k}.{n}"]
             opts[k].step()
 
     return step
