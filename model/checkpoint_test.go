@@ -36,6 +36,9 @@ func TestResumeIsExact(t *testing.T) {
 			if m == VAE {
 				cfg.Optim.Kind = "rmsprop"
 			}
+			if m == VAEGAN {
+				cfg.Beta = 7 // stored in the checkpoint's configuration
+			}
 			a, _ := LookupArch("mnist")
 			straight, err := NewTrainer(cpu.New(2), cfg)
 			if err != nil {

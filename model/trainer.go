@@ -34,6 +34,10 @@ type Config struct {
 	// Gamma weighs L_like in the decoder's loss; 0 picks the architecture's
 	// default (DefaultGamma).
 	Gamma float64
+	// Beta weighs L_like in the encoder's loss; 0 picks the spec's β = 1.
+	// With β = 1 the mnist VAE-GAN's encoder collapses to the prior
+	// (docs/samples.md); a larger β keeps it encoding.
+	Beta float64 `json:",omitempty"`
 	// NoEquilibrium turns the equilibrium rule off.
 	NoEquilibrium bool
 	Seed          uint64
@@ -42,8 +46,8 @@ type Config struct {
 // DefaultGamma is γ for each architecture when Config.Gamma is 0.
 var DefaultGamma = map[string]float64{"mnist": 10, "celeba64": 1}
 
-// beta weighs L_like in the encoder's loss (shared/spec/models.md: β = 1).
-const beta = 1
+// DefaultBeta is β when Config.Beta is 0 (shared/spec/models.md: β = 1).
+const DefaultBeta = 1.0
 
 // Loss indices into the trainer's loss tensor.
 const (
@@ -71,11 +75,12 @@ type Result struct {
 // Trainer runs training steps of one model on one backend. All tensors are
 // allocated by NewTrainer; Step allocates nothing.
 type Trainer struct {
-	Cfg   Config
-	Arch  *Arch
-	B     backend.Backend
-	Nets  *Nets
-	Gamma float64
+	Cfg  Config
+	Arch *Arch
+	B    backend.Backend
+	Nets *Nets
+	// Gamma and Beta are γ and β after the defaults.
+	Gamma, Beta float64
 	// Steps is the number of steps done; Noise is the next counter of the
 	// Philox stream that draws eps and z_p (seeded by NoiseSeed).
 	Steps     int
@@ -158,6 +163,9 @@ func (c *Config) Check() error {
 	if c.Gamma < 0 || math.IsNaN(c.Gamma) || math.IsInf(c.Gamma, 0) {
 		return fmt.Errorf("gamma %v: want a non-negative number", c.Gamma)
 	}
+	if c.Beta < 0 || math.IsNaN(c.Beta) || math.IsInf(c.Beta, 0) {
+		return fmt.Errorf("beta %v: want a non-negative number", c.Beta)
+	}
 	return c.Optim.check()
 }
 
@@ -174,11 +182,14 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 	if cfg.Model == VAEGAN3 {
 		classes = 3
 	}
-	t = &Trainer{Cfg: cfg, Arch: a, B: b, Nets: newNets(a, classes), Gamma: cfg.Gamma,
+	t = &Trainer{Cfg: cfg, Arch: a, B: b, Nets: newNets(a, classes), Gamma: cfg.Gamma, Beta: cfg.Beta,
 		NoiseSeed: cfg.Seed + 1,
 		hasEnc:    cfg.Model != GAN, hasDis: cfg.Model != VAE}
 	if t.Gamma == 0 {
 		t.Gamma = DefaultGamma[a.Name]
+	}
+	if t.Beta == 0 {
+		t.Beta = DefaultBeta
 	}
 	n, B, L := t.Nets, cfg.Batch, a.Latent
 	rows := B // images the discriminator sees per step
@@ -423,7 +434,7 @@ func (t *Trainer) gradsVAEGAN() {
 	t.injectLike(float32(t.Gamma), true)
 	t.dis.backwardRows(b, t.disIn, tapAt, &t.fakeRows, t.dDisDec)
 	// Encoder ← β·L_like, through the same path.
-	t.injectLike(beta, false)
+	t.injectLike(float32(t.Beta), false)
 	t.dis.backwardRows(b, t.disIn, tapAt, &t.recRows, t.dDisEnc)
 
 	b.Copy(t.decRec.dout(), t.dDisDecG[0])

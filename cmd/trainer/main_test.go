@@ -115,6 +115,8 @@ func TestBadInputIsNamed(t *testing.T) {
 		{[]string{"-optim", "sgd"}, `"sgd"`},
 		{[]string{"-device", "tpu"}, `-device "tpu"`},
 		{[]string{"-batch", "1"}, "batch size 1"},
+		{[]string{"-gamma", "-2"}, "gamma -2"},
+		{[]string{"-beta", "NaN"}, "beta NaN"},
 		{[]string{"-log-every", "0"}, "-log-every 0"},
 		{[]string{"-data", filepath.Join(dir, "missing")}, "missing"},
 		{[]string{"-data", truncatedIDX, "-out", dir}, "t.idx"},

@@ -38,7 +38,7 @@ const (
 type trainFlags struct {
 	arch, modelName, data, optim, out string
 	batch, epochs, steps              int
-	lr, gamma                         float64
+	lr, gamma, beta                   float64
 	seed                              uint64
 	noEquilibrium, resume             bool
 	sampleEvery, ckptEvery, logEvery  int
@@ -59,6 +59,7 @@ func train(args []string) error {
 	fs.StringVar(&f.optim, "optim", "adam", "optimizer: adam (lr 2e-4, β 0.5, 0.999) or rmsprop (lr 3e-4, decay 0.9)")
 	fs.Float64Var(&f.lr, "lr", 0, "learning rate (0: the optimizer's default)")
 	fs.Float64Var(&f.gamma, "gamma", 0, "weight γ of L_like in the decoder's loss (0: the architecture's default)")
+	fs.Float64Var(&f.beta, "beta", 0, "weight β of L_like in the encoder's loss (0: the spec's 1; with 1 the mnist VAE-GAN's encoder\ncollapses to the prior and reconstructions ignore their input, 30 keeps it encoding)")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed (weights, noise, data order)")
 	fs.BoolVar(&f.noEquilibrium, "no-equilibrium", false, "turn off the equilibrium rule that skips discriminator or decoder updates")
 	fs.StringVar(&f.out, "out", "run", "output folder")
@@ -101,7 +102,7 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	if err != nil {
 		return err
 	}
-	cfg := model.Config{Arch: f.arch, Model: f.modelName, Batch: f.batch, Gamma: f.gamma,
+	cfg := model.Config{Arch: f.arch, Model: f.modelName, Batch: f.batch, Gamma: f.gamma, Beta: f.beta,
 		Optim: model.OptimConfig{Kind: f.optim, LR: f.lr}, NoEquilibrium: f.noEquilibrium, Seed: f.seed}
 	ckptPath := filepath.Join(f.out, ckptFile)
 	var ckpt *checkpoint.File
