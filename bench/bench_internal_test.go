@@ -66,12 +66,12 @@ func tableCalls(a *archSpec, batch int) map[string]string {
 		if l.Kind == model.ConvTranspose {
 			fwd, data = data, fwd
 		}
-		calls[convCall(fwd, l.geom(n))] = names[0]
-		calls[convCall(data, l.geom(nd))] = names[1]
-		calls[convCall("filter", l.geom(n))] = names[2]
+		calls[convCall(fwd, l.Geom(n))] = names[0]
+		calls[convCall(data, l.Geom(nd))] = names[1]
+		calls[convCall("filter", l.Geom(n))] = names[2]
 		if l.dataRows != l.rows {
 			// The encoder's data gradient: the reconstructions alone.
-			calls[convCall(data, l.geom(batch))] = l.Name + " bwd data (encoder)"
+			calls[convCall(data, l.Geom(batch))] = l.Name + " bwd data (encoder)"
 		}
 	}
 	return calls

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/vaegan-go/vaegan/backend"
 	"github.com/vaegan-go/vaegan/model"
 )
 
@@ -69,26 +68,14 @@ func lookupArch(name string) (*archSpec, error) {
 	return nil, fmt.Errorf("unknown architecture %q (want one of %s)", name, strings.Join(model.ArchNames(), ", "))
 }
 
-// geom is the convolution a conv or transposed conv layer computes over n
-// images; for a transposed conv it is the adjoint Conv2d(k→c), whose input
-// is the layer's output.
-func (l layer) geom(n int) backend.ConvGeom {
-	if l.Kind == model.ConvTranspose {
-		oh := (l.H-1)*l.Stride - 2*l.Pad + l.R + l.OutPad
-		ow := (l.W-1)*l.Stride - 2*l.Pad + l.R + l.OutPad
-		return backend.NewConvGeom(n, l.Out, oh, ow, l.In, l.R, l.Stride, l.Pad)
-	}
-	return backend.NewConvGeom(n, l.In, l.H, l.W, l.Out, l.R, l.Stride, l.Pad)
-}
-
 // outSize is the number of outputs per image and channel (1 for Linear).
 func (l layer) outSize() int {
 	switch l.Kind {
 	case model.Conv:
-		g := l.geom(1)
+		g := l.Geom(1)
 		return g.OH * g.OW
 	case model.ConvTranspose:
-		g := l.geom(1)
+		g := l.Geom(1)
 		return g.H * g.W
 	}
 	return 1
@@ -100,20 +87,8 @@ func (l layer) macs(n int) float64 {
 	if l.Kind == model.Linear {
 		return float64(n) * float64(l.In) * float64(l.Out)
 	}
-	g := l.geom(n)
+	g := l.Geom(n)
 	return float64(g.N) * float64(g.K) * float64(g.C) * float64(g.R*g.R) * float64(g.OH*g.OW)
-}
-
-// params is the number of trainable scalars of the layer and its BatchNorm.
-func (l layer) params() int {
-	n := l.In * l.Out * l.R * l.R
-	if l.Kind == model.Linear {
-		n = l.In * l.Out
-	}
-	if l.BatchNorm {
-		return n + 2*l.Out
-	}
-	return n + l.Out
 }
 
 // netParams is the number of trainable scalars of net ("enc", "dec", "dis").
@@ -121,7 +96,7 @@ func (a *archSpec) netParams(net string) int {
 	n := 0
 	for _, l := range a.layers {
 		if l.Name[:3] == net {
-			n += l.params()
+			n += l.Params()
 		}
 	}
 	return n

@@ -106,7 +106,7 @@ func passOps(l layer, n int) []op {
 		}
 		return passes(l.Name, shape, flop, fwd, data, filter)
 	}
-	g := l.geom(n)
+	g := l.Geom(n)
 	in := []int{g.N, g.C, g.H, g.W}    // the convolution's input
 	out := []int{g.N, g.K, g.OH, g.OW} // and output
 	wshape := []int{g.K, g.C, g.R, g.R}

@@ -73,12 +73,12 @@ func (l *conv2d) backward(b backend.Backend, x backend.Tensor, s *slot, dx backe
 // output padding op) over c×h×w inputs, weight [c, k, r, r]. It runs as the
 // adjoint of the Conv2d(k→c) whose input is this layer's output.
 type convTranspose2d struct {
-	c, h, w, k, r, stride, pad, oh, ow int
-	weight, bias                       *Param
+	c, h, w, k, r, stride, pad, outPad, oh, ow int
+	weight, bias                               *Param
 }
 
 func newConvTranspose2d(ps *ParamSet, name string, c, h, w, k, r, stride, pad, outPad int, withBias bool) *convTranspose2d {
-	l := &convTranspose2d{c: c, h: h, w: w, k: k, r: r, stride: stride, pad: pad,
+	l := &convTranspose2d{c: c, h: h, w: w, k: k, r: r, stride: stride, pad: pad, outPad: outPad,
 		oh: (h-1)*stride - 2*pad + r + outPad, ow: (w-1)*stride - 2*pad + r + outPad}
 	l.weight = ps.add(name+".weight", weightParam, c, k, r, r)
 	if withBias {

@@ -1,6 +1,10 @@
 package model
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/vaegan-go/vaegan/backend"
+)
 
 // LayerKind is how a layer with weights computes.
 type LayerKind int
@@ -24,6 +28,26 @@ type LayerSpec struct {
 	R, Stride, Pad, OutPad int
 	BatchNorm              bool // a BatchNorm follows (and the layer has no bias)
 	DisL                   bool // the output is Dis_l
+
+	geom func(n int) backend.ConvGeom // the layer's own; nil for Linear
+}
+
+// Geom is the convolution a Conv or ConvTranspose layer computes over n
+// images (for ConvTranspose, the adjoint Conv2d(Out→In), whose input is the
+// layer's output), as the layer itself runs it.
+func (s LayerSpec) Geom(n int) backend.ConvGeom { return s.geom(n) }
+
+// Params is the number of trainable scalars of the layer and its
+// BatchNorm: the weight, and the bias or BatchNorm's scale and shift.
+func (s LayerSpec) Params() int {
+	n := s.In * s.Out
+	if s.Kind != Linear {
+		n *= s.R * s.R
+	}
+	if s.BatchNorm {
+		return n + 2*s.Out
+	}
+	return n + s.Out
 }
 
 // Layers returns the layers with weights of the architecture with a
@@ -57,10 +81,10 @@ func layerSpec(l layer) (LayerSpec, bool) {
 	switch l := l.(type) {
 	case *conv2d:
 		return LayerSpec{Name: prefix(l.weight), Kind: Conv, In: l.c, Out: l.k, H: l.h, W: l.w,
-			R: l.r, Stride: l.stride, Pad: l.pad}, true
+			R: l.r, Stride: l.stride, Pad: l.pad, geom: l.geom}, true
 	case *convTranspose2d:
 		return LayerSpec{Name: prefix(l.weight), Kind: ConvTranspose, In: l.c, Out: l.k, H: l.h, W: l.w,
-			R: l.r, Stride: l.stride, Pad: l.pad, OutPad: l.oh - ((l.h-1)*l.stride - 2*l.pad + l.r)}, true
+			R: l.r, Stride: l.stride, Pad: l.pad, OutPad: l.outPad, geom: l.geom}, true
 	case *linear:
 		return LayerSpec{Name: prefix(l.weight), Kind: Linear, In: l.in, Out: l.out, H: 1, W: 1}, true
 	}

@@ -22,16 +22,7 @@ func TestLayers(t *testing.T) {
 		got := map[string]int{}
 		var taps []string
 		for _, s := range a.Layers() {
-			w := s.In * s.Out
-			if s.Kind != Linear {
-				w *= s.R * s.R
-			}
-			if s.BatchNorm {
-				w += 2 * s.Out
-			} else {
-				w += s.Out
-			}
-			got[s.Name[:3]] += w
+			got[s.Name[:3]] += s.Params()
 			if s.DisL {
 				taps = append(taps, s.Name)
 			}
