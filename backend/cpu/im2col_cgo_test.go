@@ -106,14 +106,3 @@ func (g guards) intact() bool {
 	}
 	return true
 }
-
-// sameBits reports whether a and b are bitwise equal, and else the first
-// index where they differ.
-func sameBits(a, b []float32) (int, bool) {
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			return i, false
-		}
-	}
-	return 0, true
-}
