@@ -38,3 +38,10 @@ func NormalAt(seed, i uint64) float32 {
 	u2 := float64(r[1]) / 4294967296.0
 	return float32(math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2))
 }
+
+// UniformAt is the i-th U[0, 1) sample of the stream with the given seed: the
+// first word of Philox4x32(counter = i, key = seed) over 2³².
+func UniformAt(seed, i uint64) float32 {
+	r := Philox4x32([4]uint32{uint32(i), uint32(i >> 32), 0, 0}, [2]uint32{uint32(seed), uint32(seed >> 32)})
+	return float32(float64(r[0]) / 4294967296.0)
+}

@@ -52,34 +52,60 @@ func Read(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
+	// The header length is checked before the file is read, so that a
+	// large file that is not a safetensors file is not read whole.
 	size := st.Size()
-	if size < 8 {
-		return nil, fail("not a safetensors file (%d bytes, shorter than the 8-byte header length)", size)
-	}
 	var lenBuf [8]byte
-	if _, err := io.ReadFull(fd, lenBuf[:]); err != nil {
-		return nil, fail("reading header length: %v", err)
+	if size >= 8 {
+		if _, err := io.ReadFull(fd, lenBuf[:]); err != nil {
+			return nil, fail("reading header length: %v", err)
+		}
 	}
-	n := binary.LittleEndian.Uint64(lenBuf[:])
-	switch {
-	case n > uint64(size-8):
-		return nil, fail("not a safetensors file (header length %d exceeds file size %d)", n, size)
-	case n > maxHeader:
-		return nil, fail("not a safetensors file (header length %d exceeds the %d-byte limit)", n, maxHeader)
-	}
-	header := make([]byte, n)
-	if _, err := io.ReadFull(fd, header); err != nil {
-		return nil, fail("reading header: %v", err)
-	}
-	f := &File{Path: path, Meta: map[string]string{}, entries: map[string]entry{}}
-	if err := f.parseHeader(header, size-8-int64(n)); err != nil {
+	if err := checkHeaderLen(size, lenBuf[:]); err != nil {
 		return nil, fail("%v", err)
 	}
-	f.data = make([]byte, size-8-int64(n))
-	if _, err := io.ReadFull(fd, f.data); err != nil {
-		return nil, fail("reading tensor data: %v", err)
+	buf := make([]byte, size)
+	copy(buf, lenBuf[:])
+	if _, err := io.ReadFull(fd, buf[8:]); err != nil {
+		return nil, fail("reading header and tensor data: %v", err)
 	}
+	return Parse(path, buf)
+}
+
+// Parse validates a safetensors file held in memory, with the checks of
+// Read; name names it in errors and becomes the File's Path. The File keeps
+// data: do not modify it afterwards.
+func Parse(name string, data []byte) (*File, error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("checkpoint %s: %s", name, fmt.Sprintf(format, args...))
+	}
+	size := int64(len(data))
+	if err := checkHeaderLen(size, data); err != nil {
+		return nil, fail("%v", err)
+	}
+	n := int64(binary.LittleEndian.Uint64(data))
+	f := &File{Path: name, Meta: map[string]string{}, entries: map[string]entry{}}
+	if err := f.parseHeader(data[8:8+n], size-8-n); err != nil {
+		return nil, fail("%v", err)
+	}
+	f.data = data[8+n:]
 	return f, nil
+}
+
+// checkHeaderLen checks the header length in the first 8 bytes of a file of
+// size bytes (prefix holds at least those 8 bytes when size ≥ 8).
+func checkHeaderLen(size int64, prefix []byte) error {
+	if size < 8 {
+		return fmt.Errorf("not a safetensors file (%d bytes, shorter than the 8-byte header length)", size)
+	}
+	n := binary.LittleEndian.Uint64(prefix)
+	switch {
+	case n > uint64(size-8):
+		return fmt.Errorf("not a safetensors file (header length %d exceeds file size %d)", n, size)
+	case n > maxHeader:
+		return fmt.Errorf("not a safetensors file (header length %d exceeds the %d-byte limit)", n, maxHeader)
+	}
+	return nil
 }
 
 // parseHeader decodes the JSON header into f and checks that the tensors

@@ -18,6 +18,8 @@ import (
 //	    network's parameters flattened in declaration order (RMSProp: square_avg)
 //	optim.<net>.step                             updates applied (U64 [1])
 //	trainer.state                                steps, noise counter (U64 [2])
+//	ema.<decoder tensor name>                    the decoder's weight average
+//	    (Config.EMA), e.g. ema.dec.fc.weight
 //
 // The metadata holds "arch", "model", "config" (the Config as JSON) and
 // whatever the caller adds (the data loader's position).
@@ -28,6 +30,9 @@ const (
 )
 
 var netNames = [3]string{"enc", "dec", "dis"}
+
+// emaPrefix starts the names of the decoder's weight average.
+const emaPrefix = "ema."
 
 // Save writes the trainer's complete state to path atomically, with extra
 // metadata entries.
@@ -72,6 +77,11 @@ func (t *Trainer) Save(path string, extra map[string]string) (err error) {
 			f32(net+".square_avg", o.v)
 		}
 		ts = append(ts, checkpoint.U64(net+".step", []int{1}, []uint64{uint64(o.t)}))
+	}
+	if t.ema != nil {
+		for _, v := range t.Nets.Dec.views(t.ema.avg) {
+			f32(emaPrefix+v.name, v.t)
+		}
 	}
 	ts = append(ts, checkpoint.U64("trainer.state", []int{2}, []uint64{uint64(t.Steps), t.Noise}))
 	return checkpoint.Write(path, ts, meta)
@@ -145,6 +155,13 @@ func (t *Trainer) Load(f *checkpoint.File, weightsOnly bool) (err error) {
 			return err
 		}
 		o.t = int(n[0])
+	}
+	if t.ema != nil {
+		for _, v := range t.Nets.Dec.views(t.ema.avg) {
+			if err := load(emaPrefix+v.name, v.t); err != nil {
+				return err
+			}
+		}
 	}
 	if weightsOnly {
 		return nil

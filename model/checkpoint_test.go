@@ -39,6 +39,9 @@ func TestResumeIsExact(t *testing.T) {
 			if m == VAEGAN {
 				cfg.Beta = 7 // stored in the checkpoint's configuration
 			}
+			if m == VAEGAN3 || m == GAN {
+				cfg.EMA, cfg.Init, cfg.Margin = 0.9, InitPyTorch, 0.5 // the weight average resumes too
+			}
 			a, _ := LookupArch("mnist")
 			straight, err := NewTrainer(cpu.New(2), cfg)
 			if err != nil {
@@ -84,6 +87,14 @@ func TestResumeIsExact(t *testing.T) {
 				for j := range want {
 					if want[j] != got[j] {
 						t.Fatalf("%s parameter %d: resumed %v, straight %v", netNames[i], j, got[j], want[j])
+					}
+				}
+			}
+			if cfg.EMA > 0 {
+				want, got := download(straight.B, straight.ema.avg), download(resumed.B, resumed.ema.avg)
+				for j := range want {
+					if want[j] != got[j] {
+						t.Fatalf("decoder weight average %d: resumed %v, straight %v", j, got[j], want[j])
 					}
 				}
 			}

@@ -32,7 +32,8 @@ func (t *Trainer) evalAt(n int) *evalPasses {
 }
 
 // Decode runs the decoder in evaluation mode on latent vectors z (n×Latent
-// floats) and returns the n images (NCHW, in [-1, 1]).
+// floats) and returns the n images (NCHW, in [-1, 1]). With a weight
+// average (Config.EMA) it decodes with the averaged weights.
 func (t *Trainer) Decode(z []float32) (x []float32, err error) {
 	L := t.Arch.Latent
 	if len(z) == 0 || len(z)%L != 0 {
@@ -40,6 +41,10 @@ func (t *Trainer) Decode(z []float32) (x []float32, err error) {
 	}
 	defer recoverError(&err)
 	e := t.evalAt(len(z) / L)
+	if t.ema != nil {
+		t.ema.swap(t.B, t.Nets.Dec.W)
+		defer t.ema.swap(t.B, t.Nets.Dec.W)
+	}
 	t.B.Upload(e.z, z)
 	e.dec.forward(t.B, e.z, false)
 	x = make([]float32, e.dec.out().Len())

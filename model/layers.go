@@ -183,7 +183,7 @@ func newBatchNorm(ps *ParamSet, name string, c int) *batchNorm {
 	return &batchNorm{
 		c:       c,
 		weight:  ps.add(name+".weight", bnWeightParam, c),
-		bias:    ps.add(name+".bias", biasParam, c),
+		bias:    ps.add(name+".bias", bnBiasParam, c),
 		runMean: ps.stat(name+".running_mean", 0, c),
 		runVar:  ps.stat(name+".running_var", 1, c),
 	}

@@ -19,10 +19,10 @@ const (
 // ModelNames lists the models in the order the CLI shows them.
 var ModelNames = []string{VAEGAN, VAEGAN3, VAE, GAN}
 
-// Equilibrium rule constants (Larsen et al.'s code).
+// The equilibrium rule's centre and default margin (Larsen et al.'s code).
 const (
-	equilibrium = 0.68
-	margin      = 0.35
+	equilibrium   = 0.68
+	defaultMargin = 0.35
 )
 
 // Config is everything that defines a training run's maths.
@@ -38,13 +38,27 @@ type Config struct {
 	// With β = 1 the mnist VAE-GAN's encoder collapses to the prior
 	// (docs/samples.md); a larger β keeps it encoding.
 	Beta float64 `json:",omitempty"`
+	// Init names the weight initialization (InitPyTorch or InitDCGAN);
+	// "" picks the architecture's default (DefaultInit).
+	Init string `json:",omitempty"`
 	// NoEquilibrium turns the equilibrium rule off.
 	NoEquilibrium bool
-	Seed          uint64
+	// Margin is the equilibrium rule's margin around 0.68; 0 picks the
+	// default 0.35.
+	Margin float64 `json:",omitempty"`
+	// EMA is the decay of the moving average of the decoder's weights that
+	// sampling and reconstruction use; 0: none (decode with the weights as
+	// trained).
+	EMA  float64 `json:",omitempty"`
+	Seed uint64
 }
 
 // DefaultGamma is γ for each architecture when Config.Gamma is 0.
 var DefaultGamma = map[string]float64{"mnist": 10, "celeba64": 1}
+
+// DefaultInit is the weight initialization of each architecture when
+// Config.Init is "".
+var DefaultInit = map[string]string{"mnist": InitDCGAN, "celeba64": InitDCGAN}
 
 // DefaultBeta is β when Config.Beta is 0 (shared/spec/models.md: β = 1).
 const DefaultBeta = 1.0
@@ -110,7 +124,8 @@ type Trainer struct {
 	logits, gDis, gAdvG, tap, dTap, dDisDecG []backend.Tensor
 	fakeRows, recRows                        rowsOf // of the discriminator's pass
 
-	opt  [3]*optimizer // enc, dec, dis; nil when the model lacks the net
+	opt  [3]*optimizer  // enc, dec, dis; nil when the model lacks the net
+	ema  *weightAverage // of the decoder's weights; nil without Cfg.EMA
 	eval map[int]*evalPasses
 }
 
@@ -165,6 +180,17 @@ func (c *Config) Check() error {
 	}
 	if c.Beta < 0 || math.IsNaN(c.Beta) || math.IsInf(c.Beta, 0) {
 		return fmt.Errorf("beta %v: want a non-negative number", c.Beta)
+	}
+	if !(c.Margin >= 0 && c.Margin < equilibrium) {
+		return fmt.Errorf("margin %v: want a number in [0, %v) (0: the default %v)", c.Margin, equilibrium, defaultMargin)
+	}
+	if !(c.EMA >= 0 && c.EMA < 1) {
+		return fmt.Errorf("ema %v: want a decay in [0, 1) (0: no weight average)", c.EMA)
+	}
+	if c.Init != "" {
+		if _, err := InitRuleOf(c.Init, 0); err != nil {
+			return err
+		}
 	}
 	return c.Optim.check()
 }
@@ -248,7 +274,15 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 			t.opt[i] = newOptimizer(b, cfg.Optim, ps.Size())
 		}
 	}
-	t.Init(DCGANInit(cfg.Seed))
+	if cfg.EMA > 0 {
+		t.ema = newWeightAverage(b, cfg.EMA, n.Dec.W)
+	}
+	init := cfg.Init
+	if init == "" {
+		init = DefaultInit[a.Name]
+	}
+	rule, _ := InitRuleOf(init, cfg.Seed)
+	t.Init(rule)
 	return t, nil
 }
 
@@ -277,6 +311,9 @@ func (t *Trainer) Init(r InitRule) {
 			ps.ResetStats(t.B)
 		}
 		first += len(ps.Params)
+	}
+	if t.ema != nil {
+		t.ema.reset(t.B, t.Nets.Dec.W)
 	}
 }
 
@@ -324,6 +361,9 @@ func (t *Trainer) Step(x []float32) (r Result, err error) {
 		if ps != nil && update[i] {
 			t.opt[i].step(b, ps)
 		}
+	}
+	if t.ema != nil && r.UpdateDec {
+		t.ema.update(b, t.Nets.Dec.W)
 	}
 	t.Steps++
 	return r, nil
@@ -477,6 +517,10 @@ func (t *Trainer) result() Result {
 	}
 	if t.Cfg.NoEquilibrium || t.Cfg.Model == GAN {
 		return r
+	}
+	margin := t.Cfg.Margin
+	if margin == 0 {
+		margin = defaultMargin
 	}
 	if r.DisReal < equilibrium-margin || r.DisFake < equilibrium-margin {
 		r.UpdateDis = false

@@ -29,14 +29,20 @@ const (
 // values are left out. The y axis is logarithmic when every plotted value is
 // positive and they span at least a factor of 10.
 func PlotLosses(csvPath, pngPath string) error {
+	return PlotLog(csvPath, pngPath, "Training losses", "loss")
+}
+
+// PlotLog draws a log written by LossLog as PlotLosses does, with the given
+// title and y-axis label.
+func PlotLog(csvPath, pngPath, title, yLabel string) error {
 	names, series, err := readLossCSV(csvPath)
 	if err != nil {
 		return err
 	}
 	p := plot.New()
-	p.Title.Text = "Training losses"
+	p.Title.Text = title
 	p.X.Label.Text = "step"
-	p.Y.Label.Text = "loss"
+	p.Y.Label.Text = yLabel
 	p.Legend.Top = true
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, s := range series {

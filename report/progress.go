@@ -108,6 +108,25 @@ func (p *Progress) Done() {
 	}
 }
 
+// Note prints msg on a line of its own (on a terminal, over the progress
+// line, which the next Update redraws below it).
+func (p *Progress) Note(msg string) {
+	b := p.out[:0]
+	if p.terminal {
+		b = append(b, '\r')
+		b = append(b, msg...)
+		for i := len(msg); i < p.lastLen; i++ {
+			b = append(b, ' ')
+		}
+		p.lastLen = 0
+	} else {
+		b = append(b, msg...)
+	}
+	b = append(b, '\n')
+	p.out = b
+	p.w.Write(b)
+}
+
 // emit writes the formatted line: in place on a terminal, else as a line.
 func (p *Progress) emit() {
 	b := p.out[:0]

@@ -8,6 +8,7 @@
 //	trainer sample -ckpt F        a grid of images decoded from the prior
 //	trainer reconstruct -ckpt F   inputs and their reconstructions
 //	trainer interpolate -ckpt F   decoded walks between latent points
+//	trainer eval -ckpt F          sample quality against a test split
 //
 // Run "trainer <subcommand> -h" for the flags of each.
 package main
@@ -26,6 +27,8 @@ Usage:
   trainer sample -ckpt F         decode images from the prior into a PNG grid
   trainer reconstruct -ckpt F    encode and decode the first images of a dataset
   trainer interpolate -ckpt F    decode walks between latent points into a PNG grid
+  trainer classifier -data D     train the feature classifier of the metrics (mnist, fashion-mnist)
+  trainer eval -ckpt F           measure sample quality (Fréchet distance, KID, precision, recall, ...)
 
 Run "trainer <subcommand> -h" for the flags of each subcommand.
 `
@@ -57,6 +60,10 @@ func run(args []string) error {
 		return reconstruct(args)
 	case "interpolate":
 		return interpolate(args)
+	case "classifier":
+		return classifier(args)
+	case "eval":
+		return eval(args)
 	case "help":
 		fmt.Print(usage)
 		return nil

@@ -54,11 +54,12 @@ func column(t *testing.T, header []string, rows [][]float64, name string) []floa
 
 func TestTrainWritesEverythingAndResumes(t *testing.T) {
 	out := t.TempDir()
-	args := []string{"-device", "cpu", "-batch", "8", "-steps", "4", "-sample-every", "2", "-ckpt-every", "2", "-log-every", "1", "-out", out}
+	args := []string{"-device", "cpu", "-batch", "8", "-steps", "4", "-sample-every", "2", "-ckpt-every", "2", "-log-every", "1",
+		"-eval-every", "2", "-eval-n", "20", "-out", out}
 	if err := run(args); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{ckptFile, lossCSV, lossPlot, "samples/sample_000002.png", "samples/recon_000004.png"} {
+	for _, f := range []string{ckptFile, bestFile, lossCSV, lossPlot, qualityCSV, qualityPlot, "samples/sample_000002.png", "samples/recon_000004.png"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("train did not write %s: %v", f, err)
 		}
@@ -66,8 +67,19 @@ func TestTrainWritesEverythingAndResumes(t *testing.T) {
 	if err := run(args); err == nil || !strings.Contains(err.Error(), "-resume") {
 		t.Errorf("training again into a folder with a checkpoint: %v, want an error suggesting -resume", err)
 	}
-	if err := run([]string{"train", "-resume", "-steps", "6", "-log-every", "1", "-out", out}); err != nil {
+	if err := run([]string{"train", "-resume", "-steps", "6", "-log-every", "1", "-eval-every", "2", "-eval-n", "20", "-out", out}); err != nil {
 		t.Fatal(err)
+	}
+	qh, qrows := readCSV(t, filepath.Join(out, qualityCSV))
+	if len(qrows) != 3 || qrows[2][0] != 6 {
+		t.Errorf("quality log after resuming to step 6 has %d rows, want 3 (steps 2, 4, 6)", len(qrows))
+	}
+	for _, name := range []string{"frechet", "agreement", "ssim"} {
+		for _, v := range column(t, qh, qrows, name) {
+			if math.IsNaN(v) || v < 0 {
+				t.Errorf("quality log: %s = %v, want a measured value", name, v)
+			}
+		}
 	}
 	_, rows := readCSV(t, filepath.Join(out, lossCSV))
 	if len(rows) != 6 || rows[0][0] != 1 || rows[5][0] != 6 {
@@ -79,6 +91,8 @@ func TestTrainWritesEverythingAndResumes(t *testing.T) {
 		{"reconstruct", "-ckpt", ckpt, "-n", "3", "-out", filepath.Join(out, "r.png")},
 		{"reconstruct", "-ckpt", ckpt, "-n", "3", "-out", filepath.Join(out, "r.safetensors")},
 		{"interpolate", "-ckpt", ckpt, "-rows", "2", "-steps", "3", "-out", filepath.Join(out, "i.png")},
+		{"eval", "-ckpt", ckpt, "-n", "30", "-recon", "30", "-json"},
+		{"eval", "-samples", filepath.Join(out, "s.png"), "-ref", filepath.Join(out, "samples")},
 	} {
 		if err := run(c); err != nil {
 			t.Errorf("%v: %v", c, err)
@@ -125,6 +139,13 @@ func TestBadInputIsNamed(t *testing.T) {
 		{[]string{"sample"}, "-ckpt"},
 		{[]string{"reconstruct", "-ckpt", junk, "-out", "x.jpg"}, "-out x.jpg"},
 		{[]string{"frobnicate"}, `"frobnicate"`},
+		{[]string{"eval"}, "-ckpt"},
+		{[]string{"eval", "-samples", junk}, "junk.safetensors"},
+		{[]string{"eval", "-samples", truncatedIDX}, "t.idx"},
+		{[]string{"eval", "-ckpt", junk, "-samples", junk}, "exactly one"},
+		{[]string{"-margin", "0.9"}, "margin 0.9"},
+		{[]string{"-ema", "1"}, "ema 1"},
+		{[]string{"-init", "xavier"}, `"xavier"`},
 		{[]string{"-steps", "3", "stray"}, `"stray"`},
 	} {
 		err := run(c.args)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -11,8 +12,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vaegan-go/vaegan/backend"
 	"github.com/vaegan-go/vaegan/checkpoint"
 	"github.com/vaegan-go/vaegan/data"
+	"github.com/vaegan-go/vaegan/evaluation"
 	"github.com/vaegan-go/vaegan/model"
 	"github.com/vaegan-go/vaegan/report"
 )
@@ -20,8 +23,11 @@ import (
 // Files a training run writes into its -out folder.
 const (
 	ckptFile    = "checkpoint.safetensors"
+	bestFile    = "best.safetensors" // the checkpoint with the lowest Fréchet distance so far
 	lossCSV     = "losses.csv"
 	lossPlot    = "losses.png"
+	qualityCSV  = "quality.csv"
+	qualityPlot = "quality.png"
 	samplesDir  = "samples"
 	gridImages  = 64 // images in a sample grid
 	reconImages = 32 // images in a reconstruction grid
@@ -32,16 +38,19 @@ const (
 	metaEpoch = "loader.epoch"
 	metaBatch = "loader.batch"
 	metaData  = "data"
+	metaBest  = "eval.best_frechet" // the lowest Fréchet distance of the run so far
 )
 
 // trainFlags are the flags of "trainer train".
 type trainFlags struct {
 	arch, modelName, data, optim, out string
+	init                              string
 	batch, epochs, steps              int
-	lr, gamma, beta                   float64
+	lr, gamma, beta, ema, margin      float64
 	seed                              uint64
 	noEquilibrium, resume             bool
 	sampleEvery, ckptEvery, logEvery  int
+	evalEvery, evalN                  int
 	workers                           int
 	dev                               deviceFlags
 }
@@ -60,6 +69,9 @@ func train(args []string) error {
 	fs.Float64Var(&f.lr, "lr", 0, "learning rate (0: the optimizer's default)")
 	fs.Float64Var(&f.gamma, "gamma", 0, "weight γ of L_like in the decoder's loss (0: the architecture's default)")
 	fs.Float64Var(&f.beta, "beta", 0, "weight β of L_like in the encoder's loss (0: the spec's 1; with 1 the mnist VAE-GAN's encoder\ncollapses to the prior and reconstructions ignore their input, 30 keeps it encoding)")
+	fs.StringVar(&f.init, "init", "", "weight initialization: pytorch (PyTorch's layer defaults) or dcgan (N(0, 0.02)) (default: the architecture's)")
+	fs.Float64Var(&f.margin, "margin", 0, "the equilibrium rule's margin around 0.68 (0: the default 0.35)")
+	fs.Float64Var(&f.ema, "ema", 0, "decay of the moving average of the decoder's weights used for sampling (e.g. 0.999; 0: none)")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed (weights, noise, data order)")
 	fs.BoolVar(&f.noEquilibrium, "no-equilibrium", false, "turn off the equilibrium rule that skips discriminator or decoder updates")
 	fs.StringVar(&f.out, "out", "run", "output folder")
@@ -67,6 +79,8 @@ func train(args []string) error {
 	fs.IntVar(&f.sampleEvery, "sample-every", 500, "write sample and reconstruction grids every N steps")
 	fs.IntVar(&f.ckptEvery, "ckpt-every", 500, "write the checkpoint every N steps")
 	fs.IntVar(&f.logEvery, "log-every", 10, "log losses to the CSV every N steps")
+	fs.IntVar(&f.evalEvery, "eval-every", 0, "measure sample quality every N steps into quality.csv and keep best.safetensors\n(0: four times per run; negative: never)")
+	fs.IntVar(&f.evalN, "eval-n", 2000, "prior samples and test reconstructions per evaluation during training")
 	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "data loading goroutines")
 	f.dev.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -76,6 +90,9 @@ func train(args []string) error {
 		if v < 1 {
 			return fmt.Errorf("%s %d: want a positive number", name, v)
 		}
+	}
+	if f.evalN < 2 {
+		return fmt.Errorf("-eval-n %d: want at least 2", f.evalN)
 	}
 	if f.epochs < 0 || f.steps < 0 {
 		return fmt.Errorf("-epochs %d, -steps %d: want non-negative numbers", f.epochs, f.steps)
@@ -95,7 +112,16 @@ type session struct {
 	fixedZ  []float32 // the latent batch of every sample grid
 	reconX  []float32 // the images of every reconstruction grid
 	dataArg string
+
+	// Evaluation during training (ref is nil when it is off).
+	ref       *evaluation.Reference
+	qlog      *report.LossLog
+	evalEvery int
+	best      float64 // lowest Fréchet distance so far (+Inf: none yet)
 }
+
+// qualityNames are the columns of quality.csv.
+var qualityNames = []string{"frechet", "kid", "precision", "recall", "classes", "sharpness", "agreement", "ssim"}
 
 func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	b, err := f.dev.open()
@@ -103,7 +129,7 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 		return err
 	}
 	cfg := model.Config{Arch: f.arch, Model: f.modelName, Batch: f.batch, Gamma: f.gamma, Beta: f.beta,
-		Optim: model.OptimConfig{Kind: f.optim, LR: f.lr}, NoEquilibrium: f.noEquilibrium, Seed: f.seed}
+		Optim: model.OptimConfig{Kind: f.optim, LR: f.lr}, Init: f.init, EMA: f.ema, Margin: f.margin, NoEquilibrium: f.noEquilibrium, Seed: f.seed}
 	ckptPath := filepath.Join(f.out, ckptFile)
 	var ckpt *checkpoint.File
 	if f.resume {
@@ -163,6 +189,12 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	}
 	r.loader = data.NewLoader(r.ds, cfg.Batch, cfg.Seed, f.workers, start)
 	defer r.loader.Close()
+	if err := r.openEval(b, total, ckpt); err != nil {
+		return err
+	}
+	if r.qlog != nil {
+		defer r.qlog.Close()
+	}
 
 	fmt.Fprintf(stderr, "training %s on %s (%d images of %d×%d×%d), device %s, batch %d, steps %d → %d, output %s\n",
 		cfg.Model, r.ds.Name(), r.ds.Len(), arch.C, arch.H, arch.W, b.Name(), cfg.Batch, r.tr.Steps, total, f.out)
@@ -216,6 +248,11 @@ func (r *session) loop(ctx context.Context, total int, stderr *os.File) error {
 				return err
 			}
 		}
+		if r.ref != nil && (step%r.evalEvery == 0 || step == total) {
+			if err := r.evaluate(prog, batch.Pos.Epoch, ips); err != nil {
+				return err
+			}
+		}
 		if step%r.f.ckptEvery == 0 || step == total {
 			if err := r.save(); err != nil {
 				return err
@@ -225,11 +262,85 @@ func (r *session) loop(ctx context.Context, total int, stderr *os.File) error {
 	return nil
 }
 
+// openEval prepares evaluation during training: the test split matching the
+// training data, quality.csv, and the best Fréchet distance of a resumed run.
+func (r *session) openEval(b backend.Backend, total int, ckpt *checkpoint.File) error {
+	r.best = math.Inf(1)
+	if r.f.evalEvery < 0 {
+		return nil
+	}
+	r.evalEvery = r.f.evalEvery
+	if r.evalEvery == 0 {
+		r.evalEvery = max(total/4, 1)
+	}
+	a := r.tr.Arch
+	refName := evaluation.ReferenceFor(r.dataArg)
+	var err error
+	if r.ref, err = evaluation.OpenReference(b, refName, a.C, a.H, a.W); err != nil {
+		return fmt.Errorf("evaluation during training: %w (pass -eval-every -1 to train without it)", err)
+	}
+	if ckpt != nil {
+		if v, ok := ckpt.Meta[metaBest]; ok {
+			if r.best, err = strconv.ParseFloat(v, 64); err != nil {
+				return fmt.Errorf("checkpoint %s: metadata %s = %q is not a number", ckpt.Path, metaBest, v)
+			}
+		}
+	}
+	r.qlog, err = report.OpenLossLog(filepath.Join(r.f.out, qualityCSV), qualityNames, r.tr.Steps)
+	return err
+}
+
+// evaluate measures the model on r.f.evalN prior samples (the same latent
+// vectors every time) and test reconstructions, logs the figures, and
+// writes best.safetensors when the Fréchet distance is the lowest so far.
+func (r *session) evaluate(prog *report.Progress, epoch int, ips float64) error {
+	tr := r.tr
+	hasEnc := tr.Cfg.Model != model.GAN
+	rep, err := r.ref.Evaluate(tr, tr.Arch.Latent, r.f.evalN, tr.Cfg.Seed+3, hasEnc, r.f.evalN)
+	if err != nil {
+		return fmt.Errorf("evaluation at step %d: %w", tr.Steps, err)
+	}
+	nan := math.NaN()
+	v := []float64{nan, nan, nan, nan, nan, rep.Sharpness, nan, nan}
+	msg := fmt.Sprintf("eval at step %d (%s, %d samples): sharpness %.3f", tr.Steps, r.ref.Name, rep.Samples, rep.Sharpness)
+	if rep.HasClassifier {
+		v[0], v[1], v[2], v[3], v[4] = rep.Frechet, rep.KID, rep.Precision, rep.Recall, float64(rep.Covered)
+		msg += fmt.Sprintf(", frechet %.2f, kid %.4f, precision %.3f, recall %.3f, classes %d", rep.Frechet, rep.KID, rep.Precision, rep.Recall, rep.Covered)
+	}
+	if rep.HasRecon {
+		v[7] = rep.SSIM
+		msg += fmt.Sprintf(", recon ssim %.3f", rep.SSIM)
+		if rep.HasClassifier {
+			v[6] = rep.Agreement
+			msg += fmt.Sprintf(", label agreement %.3f", rep.Agreement)
+		}
+	}
+	if rep.HasClassifier && rep.Frechet < r.best {
+		r.best = rep.Frechet
+		msg += " (best so far: " + bestFile + ")"
+		if err := r.saveTo(filepath.Join(r.f.out, bestFile)); err != nil {
+			return err
+		}
+	}
+	prog.Note(msg)
+	if err := r.qlog.Log(tr.Steps, epoch, v, ips); err != nil {
+		return err
+	}
+	return report.PlotLog(filepath.Join(r.f.out, qualityCSV), filepath.Join(r.f.out, qualityPlot), "Sample quality (classifier features)", "value")
+}
+
 // save writes the checkpoint, with the loader's position of the next batch.
-func (r *session) save() error {
+func (r *session) save() error { return r.saveTo(filepath.Join(r.f.out, ckptFile)) }
+
+// saveTo writes the run's state to path (resumable: with the loader's
+// position and the best Fréchet distance so far).
+func (r *session) saveTo(path string) error {
 	pos := r.loader.Pos()
-	return r.tr.Save(filepath.Join(r.f.out, ckptFile), map[string]string{
-		metaEpoch: strconv.Itoa(pos.Epoch), metaBatch: strconv.Itoa(pos.Batch), metaData: r.dataArg})
+	meta := map[string]string{metaEpoch: strconv.Itoa(pos.Epoch), metaBatch: strconv.Itoa(pos.Batch), metaData: r.dataArg}
+	if !math.IsInf(r.best, 1) {
+		meta[metaBest] = strconv.FormatFloat(r.best, 'g', -1, 64)
+	}
+	return r.tr.Save(path, meta)
 }
 
 // writeGrids writes the sample grid of the fixed latent batch, the
