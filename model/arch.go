@@ -8,10 +8,20 @@ import (
 // Arch is a built-in architecture: the image shape, the latent size and the
 // layers of its encoder, decoder and discriminator (shared/spec/models.md).
 type Arch struct {
-	Name    string
-	C, H, W int // image channels, height, width
-	Latent  int
-	build   func(n *Nets, classes int)
+	Name     string
+	C, H, W  int // image channels, height, width
+	Latent   int
+	Defaults Defaults
+	build    func(n *Nets, classes int)
+}
+
+// Defaults are the settings a run of an architecture gets where it does not
+// choose them, picked from measured sample quality (docs/quality.md).
+type Defaults struct {
+	Gamma       float64 // γ, the decoder's weight on L_like
+	Init        string  // weight initialization (InitPyTorch or InitDCGAN)
+	Equilibrium bool    // whether the equilibrium rule is on
+	EMA         float64 // decay of the decoder's weight average; 0: none
 }
 
 // ImageLen is the number of floats of one image.
@@ -28,8 +38,13 @@ type Nets struct {
 }
 
 var archs = map[string]*Arch{
-	"mnist":    {Name: "mnist", C: 1, H: 28, W: 28, Latent: 32, build: buildMNIST},
-	"celeba64": {Name: "celeba64", C: 3, H: 64, W: 64, Latent: 128, build: buildCelebA64},
+	// mnist: measured over 3,500-step runs at three seeds (docs/quality.md).
+	"mnist": {Name: "mnist", C: 1, H: 28, W: 28, Latent: 32, build: buildMNIST,
+		Defaults: Defaults{Gamma: 0.01, Init: InitPyTorch, Equilibrium: false, EMA: 0.999}},
+	// celeba64: not measured yet (a step takes 15–20 s on the CPU); the
+	// earlier choices stay.
+	"celeba64": {Name: "celeba64", C: 3, H: 64, W: 64, Latent: 128, build: buildCelebA64,
+		Defaults: Defaults{Gamma: 1, Init: InitDCGAN, Equilibrium: true}},
 }
 
 // LookupArch returns the architecture with the given name.

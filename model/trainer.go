@@ -32,33 +32,28 @@ type Config struct {
 	Batch int
 	Optim OptimConfig
 	// Gamma weighs L_like in the decoder's loss; 0 picks the architecture's
-	// default (DefaultGamma).
+	// default (Arch.Defaults).
 	Gamma float64
 	// Beta weighs L_like in the encoder's loss; 0 picks the spec's β = 1.
 	// With β = 1 the mnist VAE-GAN's encoder collapses to the prior
 	// (docs/samples.md); a larger β keeps it encoding.
 	Beta float64 `json:",omitempty"`
 	// Init names the weight initialization (InitPyTorch or InitDCGAN);
-	// "" picks the architecture's default (DefaultInit).
+	// "" picks the architecture's default (Arch.Defaults).
 	Init string `json:",omitempty"`
-	// NoEquilibrium turns the equilibrium rule off.
+	// NoEquilibrium turns the equilibrium rule off. (Arch.Defaults says
+	// whether an architecture's runs have it by default; the CLI applies it.)
 	NoEquilibrium bool
 	// Margin is the equilibrium rule's margin around 0.68; 0 picks the
 	// default 0.35.
 	Margin float64 `json:",omitempty"`
 	// EMA is the decay of the moving average of the decoder's weights that
 	// sampling and reconstruction use; 0: none (decode with the weights as
-	// trained).
+	// trained). (Arch.Defaults has each architecture's default; the CLI
+	// applies it.)
 	EMA  float64 `json:",omitempty"`
 	Seed uint64
 }
-
-// DefaultGamma is γ for each architecture when Config.Gamma is 0.
-var DefaultGamma = map[string]float64{"mnist": 10, "celeba64": 1}
-
-// DefaultInit is the weight initialization of each architecture when
-// Config.Init is "".
-var DefaultInit = map[string]string{"mnist": InitDCGAN, "celeba64": InitDCGAN}
 
 // DefaultBeta is β when Config.Beta is 0 (shared/spec/models.md: β = 1).
 const DefaultBeta = 1.0
@@ -212,7 +207,7 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 		NoiseSeed: cfg.Seed + 1,
 		hasEnc:    cfg.Model != GAN, hasDis: cfg.Model != VAE}
 	if t.Gamma == 0 {
-		t.Gamma = DefaultGamma[a.Name]
+		t.Gamma = a.Defaults.Gamma
 	}
 	if t.Beta == 0 {
 		t.Beta = DefaultBeta
@@ -279,7 +274,7 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 	}
 	init := cfg.Init
 	if init == "" {
-		init = DefaultInit[a.Name]
+		init = a.Defaults.Init
 	}
 	rule, _ := InitRuleOf(init, cfg.Seed)
 	t.Init(rule)

@@ -7,8 +7,10 @@
 #
 #   scripts/quality.sh [out-folder] [steps] [seeds...]     (defaults: quality-runs 3500 1)
 #
-# About 50 minutes on 2 cores for one seed. Runs that already hold a final
-# checkpoint are not retrained.
+# About 50 minutes on 2 cores for one seed. Runs that already hold their
+# evaluation are not redone, so two copies can share the work: MODELS and
+# DATASETS (space-separated) restrict a copy to some models or datasets, and
+# TABLE=0 skips the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-quality-runs}
@@ -16,16 +18,19 @@ steps=${2:-3500}
 shift $(( $# > 2 ? 2 : $# ))
 seeds=("${@:-1}")
 mkdir -p "$out"
-go build -o "$out/trainer" ./cmd/trainer
 t="$out/trainer"
+[ -x "$t" ] || go build -o "$t" ./cmd/trainer
 fashion=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 datasets=(mnist)
 if [ -f "$fashion" ]; then datasets+=(fashion-mnist); else echo "no $fashion (apt-get install dataset-fashion-mnist): MNIST only" >&2; fi
+[ -z "${DATASETS:-}" ] || read -ra datasets <<<"$DATASETS"
+models=(vae gan vaegan vaegan3)
+[ -z "${MODELS:-}" ] || read -ra models <<<"$MODELS"
 for ds in "${datasets[@]}"; do
 	data=""
 	[ "$ds" = fashion-mnist ] && data=$fashion
 	for seed in "${seeds[@]}"; do
-		for m in vae gan vaegan vaegan3; do
+		for m in "${models[@]}"; do
 			run="$out/$ds-$m-s$seed"
 			if [ ! -f "$run/eval.json" ]; then
 				rm -rf "$run"
@@ -39,6 +44,7 @@ for ds in "${datasets[@]}"; do
 		done
 	done
 done
+[ "${TABLE:-1}" = 1 ] || exit 0
 /usr/bin/python3 - "$out" <<'PY'
 import json, sys, glob, os
 out = sys.argv[1]

@@ -15,14 +15,16 @@ import (
 // ckptCommand is what sample, reconstruct and interpolate share: a
 // checkpoint to rebuild the model from and the device flags.
 type ckptCommand struct {
-	fs   *flag.FlagSet
-	ckpt string
-	dev  deviceFlags
+	fs    *flag.FlagSet
+	ckpt  string
+	noEMA bool
+	dev   deviceFlags
 }
 
 func newCkptCommand(name, summary string) *ckptCommand {
 	c := &ckptCommand{fs: newFlagSet(name, summary)}
 	c.fs.StringVar(&c.ckpt, "ckpt", "", "checkpoint file written by trainer train")
+	c.fs.BoolVar(&c.noEMA, "no-ema", false, "decode with the decoder's trained weights, not its moving average (for checkpoints of runs with -ema)")
 	c.dev.register(c.fs)
 	return c
 }
@@ -39,6 +41,9 @@ func (c *ckptCommand) trainer() (*model.Trainer, error) {
 	cfg, err := model.ConfigOf(f)
 	if err != nil {
 		return nil, err
+	}
+	if c.noEMA {
+		cfg.EMA = 0
 	}
 	b, err := c.dev.open()
 	if err != nil {

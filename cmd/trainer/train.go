@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -48,11 +49,12 @@ type trainFlags struct {
 	batch, epochs, steps              int
 	lr, gamma, beta, ema, margin      float64
 	seed                              uint64
-	noEquilibrium, resume             bool
+	equilibrium, resume               bool
 	sampleEvery, ckptEvery, logEvery  int
 	evalEvery, evalN                  int
 	workers                           int
 	dev                               deviceFlags
+	set                               map[string]bool // the flags given on the command line
 }
 
 func train(args []string) error {
@@ -71,9 +73,9 @@ func train(args []string) error {
 	fs.Float64Var(&f.beta, "beta", 0, "weight β of L_like in the encoder's loss (0: the spec's 1; with 1 the mnist VAE-GAN's encoder\ncollapses to the prior and reconstructions ignore their input, 30 keeps it encoding)")
 	fs.StringVar(&f.init, "init", "", "weight initialization: pytorch (PyTorch's layer defaults) or dcgan (N(0, 0.02)) (default: the architecture's)")
 	fs.Float64Var(&f.margin, "margin", 0, "the equilibrium rule's margin around 0.68 (0: the default 0.35)")
-	fs.Float64Var(&f.ema, "ema", 0, "decay of the moving average of the decoder's weights used for sampling (e.g. 0.999; 0: none)")
+	fs.Float64Var(&f.ema, "ema", 0, "decay of the moving average of the decoder's weights that sampling uses; 0: none\n(default: the architecture's: 0.999 for mnist, none for celeba64)")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed (weights, noise, data order)")
-	fs.BoolVar(&f.noEquilibrium, "no-equilibrium", false, "turn off the equilibrium rule that skips discriminator or decoder updates")
+	fs.BoolVar(&f.equilibrium, "equilibrium", false, "the equilibrium rule that skips discriminator or decoder updates: -equilibrium=true or =false\n(default: the architecture's: off for mnist, on for celeba64)")
 	fs.StringVar(&f.out, "out", "run", "output folder")
 	fs.BoolVar(&f.resume, "resume", false, "continue the run whose checkpoint is in -out (its configuration wins over the flags)")
 	fs.IntVar(&f.sampleEvery, "sample-every", 500, "write sample and reconstruction grids every N steps")
@@ -86,6 +88,8 @@ func train(args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	for name, v := range map[string]int{"-sample-every": f.sampleEvery, "-ckpt-every": f.ckptEvery, "-log-every": f.logEvery, "-workers": f.workers} {
 		if v < 1 {
 			return fmt.Errorf("%s %d: want a positive number", name, v)
@@ -129,7 +133,16 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 		return err
 	}
 	cfg := model.Config{Arch: f.arch, Model: f.modelName, Batch: f.batch, Gamma: f.gamma, Beta: f.beta,
-		Optim: model.OptimConfig{Kind: f.optim, LR: f.lr}, Init: f.init, EMA: f.ema, Margin: f.margin, NoEquilibrium: f.noEquilibrium, Seed: f.seed}
+		Optim: model.OptimConfig{Kind: f.optim, LR: f.lr}, Init: f.init, EMA: f.ema, Margin: f.margin,
+		NoEquilibrium: !f.equilibrium, Seed: f.seed}
+	if a, err := model.LookupArch(f.arch); err == nil {
+		if !f.set["equilibrium"] {
+			cfg.NoEquilibrium = !a.Defaults.Equilibrium
+		}
+		if !f.set["ema"] {
+			cfg.EMA = a.Defaults.EMA
+		}
+	}
 	ckptPath := filepath.Join(f.out, ckptFile)
 	var ckpt *checkpoint.File
 	if f.resume {
