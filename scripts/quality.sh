@@ -7,8 +7,9 @@
 #
 #   scripts/quality.sh [out-folder] [steps] [seeds...]     (defaults: quality-runs 3500 1)
 #
-# About 50 minutes on 2 cores for one seed. Runs that already hold their
-# evaluation are not redone, so two copies can share the work: MODELS and
+# About 50 minutes on 2 cores for one seed. A run that already holds its
+# checkpoint is not retrained, nor one with its evaluation re-evaluated, so
+# two copies can share the work: MODELS and
 # DATASETS (space-separated) restrict a copy to some models or datasets, and
 # TABLE=0 skips the table.
 set -euo pipefail
@@ -32,12 +33,15 @@ for ds in "${datasets[@]}"; do
 	for seed in "${seeds[@]}"; do
 		for m in "${models[@]}"; do
 			run="$out/$ds-$m-s$seed"
-			if [ ! -f "$run/eval.json" ]; then
+			if [ ! -f "$run/checkpoint.safetensors" ]; then
 				rm -rf "$run"
 				echo "training $run" >&2
 				"$t" train -model "$m" -data "$data" -steps "$steps" -seed "$seed" -eval-every -1 \
 					-sample-every "$steps" -ckpt-every "$steps" -out "$run" 2>"$run.log"
-				"$t" eval -ckpt "$run/checkpoint.safetensors" -json >"$run/eval.json"
+			fi
+			if [ ! -f "$run/eval.json" ]; then
+				"$t" eval -ckpt "$run/checkpoint.safetensors" -json >"$run/eval.json.tmp"
+				mv "$run/eval.json.tmp" "$run/eval.json"
 				"$t" sample -ckpt "$run/checkpoint.safetensors" -n 64 -seed 3 -out "$run/samples.png"
 				[ "$m" = gan ] || "$t" reconstruct -ckpt "$run/checkpoint.safetensors" -data "$data" -n 32 -out "$run/recon.png"
 			fi

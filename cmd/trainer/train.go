@@ -73,7 +73,7 @@ func train(args []string) error {
 	fs.Float64Var(&f.beta, "beta", 0, "weight β of L_like in the encoder's loss (0: the spec's 1; with 1 the mnist VAE-GAN's encoder\ncollapses to the prior and reconstructions ignore their input, 30 keeps it encoding)")
 	fs.StringVar(&f.init, "init", "", "weight initialization: pytorch (PyTorch's layer defaults) or dcgan (N(0, 0.02)) (default: the architecture's)")
 	fs.Float64Var(&f.margin, "margin", 0, "the equilibrium rule's margin around 0.68 (0: the default 0.35)")
-	fs.Float64Var(&f.ema, "ema", 0, "decay of the moving average of the decoder's weights that sampling uses; 0: none\n(default: the architecture's: 0.999 for mnist, none for celeba64)")
+	fs.Float64Var(&f.ema, "ema", 0, "decay of the moving average of the decoder's weights that sampling uses; 0: none\n(default: the architecture's: none for both)")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed (weights, noise, data order)")
 	fs.BoolVar(&f.equilibrium, "equilibrium", false, "the equilibrium rule that skips discriminator or decoder updates: -equilibrium=true or =false\n(default: the architecture's: off for mnist, on for celeba64)")
 	fs.StringVar(&f.out, "out", "run", "output folder")
