@@ -207,11 +207,14 @@ func TestDefaultsLearn(t *testing.T) {
 	}
 }
 
-// What TestDefaultsLearn asks of 400 steps of the defaults (measured values
-// in docs/quality.md).
+// What TestDefaultsLearn asks of 400 steps of the defaults. Measured
+// (docs/quality.md): the defaults give KL 12.9, label agreement 0.60, 9
+// classes, the discriminator updated on every step; the old defaults (DCGAN
+// initialization, γ 10, equilibrium rule on) gave KL 0.03, one class, the
+// discriminator updated on no late step.
 const (
 	learnMinKL        = 1.0
-	learnMinAgreement = 0.5
-	learnMinClasses   = 7
+	learnMinAgreement = 0.4
+	learnMinClasses   = 6
 	learnMinDisShare  = 0.2
 )
