@@ -35,8 +35,6 @@ type Config struct {
 	// default (Arch.Defaults).
 	Gamma float64
 	// Beta weighs L_like in the encoder's loss; 0 picks the spec's β = 1.
-	// With β = 1 the mnist VAE-GAN's encoder collapses to the prior
-	// (docs/samples.md); a larger β keeps it encoding.
 	Beta float64 `json:",omitempty"`
 	// Init names the weight initialization (InitPyTorch or InitDCGAN);
 	// "" picks the architecture's default (Arch.Defaults).

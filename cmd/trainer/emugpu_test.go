@@ -16,7 +16,7 @@ func TestEmulatedCUDAMatchesCPU(t *testing.T) {
 	var header []string
 	for _, dev := range []string{"cpu", "cuda"} {
 		out := t.TempDir()
-		if err := run([]string{"-device", dev, "-batch", "8", "-steps", "3", "-log-every", "1", "-sample-every", "3", "-out", out}); err != nil {
+		if err := run([]string{"-device", dev, "-batch", "8", "-steps", "3", "-log-every", "1", "-sample-every", "3", "-eval-every", "-1", "-out", out}); err != nil {
 			t.Fatalf("-device %s: %v", dev, err)
 		}
 		header, logs[dev] = readCSV(t, filepath.Join(out, lossCSV))

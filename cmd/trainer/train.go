@@ -70,7 +70,7 @@ func train(args []string) error {
 	fs.StringVar(&f.optim, "optim", "adam", "optimizer: adam (lr 2e-4, β 0.5, 0.999) or rmsprop (lr 3e-4, decay 0.9)")
 	fs.Float64Var(&f.lr, "lr", 0, "learning rate (0: the optimizer's default)")
 	fs.Float64Var(&f.gamma, "gamma", 0, "weight γ of L_like in the decoder's loss (0: the architecture's default)")
-	fs.Float64Var(&f.beta, "beta", 0, "weight β of L_like in the encoder's loss (0: the spec's 1; with 1 the mnist VAE-GAN's encoder\ncollapses to the prior and reconstructions ignore their input, 30 keeps it encoding)")
+	fs.Float64Var(&f.beta, "beta", 0, "weight β of L_like in the encoder's loss (0: the spec's 1)")
 	fs.StringVar(&f.init, "init", "", "weight initialization: pytorch (PyTorch's layer defaults) or dcgan (N(0, 0.02)) (default: the architecture's)")
 	fs.Float64Var(&f.margin, "margin", 0, "the equilibrium rule's margin around 0.68 (0: the default 0.35)")
 	fs.Float64Var(&f.ema, "ema", 0, "decay of the moving average of the decoder's weights that sampling uses; 0: none\n(default: the architecture's: none for both)")
