@@ -10,10 +10,6 @@ import (
 	"os"
 )
 
-// idxHeader is the length of an IDX image file's header: the magic number
-// 0x00000803 (unsigned byte, 3 dimensions) and three big-endian uint32 sizes.
-const idxHeader = 16
-
 // maxIDXBytes bounds the pixel data an IDX header may announce.
 const maxIDXBytes = 1 << 40
 
@@ -37,49 +33,75 @@ type idxSet struct {
 	pix     []byte
 }
 
-// readIDX parses an IDX image file from r; name names it in errors.
-func readIDX(name string, r io.Reader) (*idxSet, error) {
+// idxStream is an IDX file of unsigned bytes being read: its contents after
+// the header, and what messages call it.
+type idxStream struct {
+	name string    // the file, for messages
+	what string    // "file" or "decompressed file"
+	src  io.Reader // the bytes after the header
+	dims []uint64  // the header's dimension sizes
+}
+
+// fail is an error naming the file.
+func (s *idxStream) fail(format string, args ...any) error {
+	return fmt.Errorf("data: %s: "+format, append([]any{s.name}, args...)...)
+}
+
+// readErr describes an error reading the contents.
+func (s *idxStream) readErr(err error) error {
+	if s.what == "file" {
+		return s.fail("read: %v", err)
+	}
+	return s.fail("corrupt gzip: %v", err)
+}
+
+// openIDXStream reads the header of an IDX file of unsigned bytes with dims
+// dimensions (gzip-compressed or raw, recognised by the magic bytes 1f 8b)
+// from r; kind says what such a file holds, for messages ("images N×H×W").
+func openIDXStream(name string, r io.Reader, dims int, kind string) (*idxStream, error) {
 	br := bufio.NewReader(r)
-	src, what := io.Reader(br), "file"
+	s := &idxStream{name: name, what: "file", src: br}
 	if m, _ := br.Peek(2); len(m) == 2 && m[0] == 0x1f && m[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("data: %s: corrupt gzip: %v", name, err)
+			return nil, s.fail("corrupt gzip: %v", err)
 		}
-		src, what = zr, "decompressed file"
+		s.src, s.what = zr, "decompressed file"
 	}
-	fail := func(format string, args ...any) error {
-		return fmt.Errorf("data: %s: "+format, append([]any{name}, args...)...)
-	}
-	readErr := func(err error) error {
-		if what == "file" {
-			return fail("read: %v", err)
-		}
-		return fail("corrupt gzip: %v", err)
-	}
-
-	hdr, err := io.ReadAll(io.LimitReader(src, idxHeader))
+	size := 4 + 4*dims
+	hdr, err := io.ReadAll(io.LimitReader(s.src, int64(size)))
 	if err != nil {
-		return nil, readErr(err)
+		return nil, s.readErr(err)
 	}
 	if len(hdr) < 4 {
-		return nil, fail("truncated: %s holds %d bytes, an IDX header is %d", what, len(hdr), idxHeader)
+		return nil, s.fail("truncated: %s holds %d bytes, an IDX header is %d", s.what, len(hdr), size)
 	}
 	if hdr[0] != 0 || hdr[1] != 0 {
-		return nil, fail("not an IDX file: starts with % x, want 00 00 08 03", hdr[:4])
+		return nil, s.fail("not an IDX file: starts with % x, want 00 00 08 %02x", hdr[:4], dims)
 	}
 	if hdr[2] != 0x08 {
-		return nil, fail("IDX element type 0x%02x, want 0x08 (unsigned byte)", hdr[2])
+		return nil, s.fail("IDX element type 0x%02x, want 0x08 (unsigned byte)", hdr[2])
 	}
-	if hdr[3] != 3 {
-		return nil, fail("IDX file has %d dimensions, want 3 (images N×H×W; an idx1 file holds labels)", hdr[3])
+	if int(hdr[3]) != dims {
+		return nil, s.fail("IDX file has %d dimensions, want %d (%s)", hdr[3], dims, kind)
 	}
-	if len(hdr) < idxHeader {
-		return nil, fail("truncated: %s holds %d bytes, an IDX header is %d", what, len(hdr), idxHeader)
+	if len(hdr) < size {
+		return nil, s.fail("truncated: %s holds %d bytes, an IDX header is %d", s.what, len(hdr), size)
 	}
-	n := uint64(binary.BigEndian.Uint32(hdr[4:]))
-	h := uint64(binary.BigEndian.Uint32(hdr[8:]))
-	w := uint64(binary.BigEndian.Uint32(hdr[12:]))
+	for i := range dims {
+		s.dims = append(s.dims, uint64(binary.BigEndian.Uint32(hdr[4+4*i:])))
+	}
+	return s, nil
+}
+
+// readIDX parses an IDX image file from r; name names it in errors.
+func readIDX(name string, r io.Reader) (*idxSet, error) {
+	s, err := openIDXStream(name, r, 3, "images N×H×W; an idx1 file holds labels")
+	if err != nil {
+		return nil, err
+	}
+	fail, readErr, src, what := s.fail, s.readErr, s.src, s.what
+	n, h, w := s.dims[0], s.dims[1], s.dims[2]
 	if n == 0 || h == 0 || w == 0 {
 		return nil, fail("header says %d images of %d×%d; every dimension must be at least 1", n, h, w)
 	}

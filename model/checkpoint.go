@@ -47,11 +47,7 @@ func (t *Trainer) Save(path string, extra map[string]string) (err error) {
 		meta[k] = v
 	}
 	var ts []checkpoint.Tensor
-	f32 := func(name string, x backend.Tensor) {
-		host := make([]float32, x.Len())
-		t.B.Download(host, x)
-		ts = append(ts, checkpoint.F32(name, x.Shape, host))
-	}
+	f32 := func(name string, x backend.Tensor) { ts = append(ts, downloadF32(t.B, name, x)) }
 	for i, ps := range t.nets() {
 		if ps == nil {
 			continue
@@ -85,6 +81,13 @@ func (t *Trainer) Save(path string, extra map[string]string) (err error) {
 	}
 	ts = append(ts, checkpoint.U64("trainer.state", []int{2}, []uint64{uint64(t.Steps), t.Noise}))
 	return checkpoint.Write(path, ts, meta)
+}
+
+// downloadF32 is tensor x of b as a named float32 checkpoint tensor.
+func downloadF32(b backend.Backend, name string, x backend.Tensor) checkpoint.Tensor {
+	host := make([]float32, x.Len())
+	b.Download(host, x)
+	return checkpoint.F32(name, x.Shape, host)
 }
 
 // ConfigOf reads the run configuration stored in a checkpoint.

@@ -371,11 +371,7 @@ func (c *Classifier) Save(path string, meta map[string]string) (err error) {
 	}
 	m[metaModel] = classifierModel
 	var ts []checkpoint.Tensor
-	f32 := func(name string, x backend.Tensor) {
-		host := make([]float32, x.Len())
-		c.B.Download(host, x)
-		ts = append(ts, checkpoint.F32(name, x.Shape, host))
-	}
+	f32 := func(name string, x backend.Tensor) { ts = append(ts, downloadF32(c.B, name, x)) }
 	for _, p := range c.Params.Params {
 		f32(p.Name, p.W)
 	}

@@ -71,24 +71,15 @@ func Agreement(probs []float32, k int, labels []uint8) float64 {
 		if int(l) >= k {
 			panic(errLabel)
 		}
-		if argmax32(probs[i*k:(i+1)*k]) == int(l) {
+		if argmax(probs[i*k:(i+1)*k]) == int(l) {
 			hit++
 		}
 	}
 	return float64(hit) / float64(n)
 }
 
-func argmax(row []float64) int {
-	b := 0
-	for c, v := range row {
-		if v > row[b] {
-			b = c
-		}
-	}
-	return b
-}
-
-func argmax32(row []float32) int {
+// argmax is the index of row's largest value, the lowest on ties.
+func argmax[T float32 | float64](row []T) int {
 	b := 0
 	for c, v := range row {
 		if v > row[b] {
