@@ -121,17 +121,17 @@ type Generator interface {
 	Reconstruct(x []float32) ([]float32, error)
 }
 
-// Evaluate draws n prior samples (latent seed seed, latent size latent)
-// and, when withRecon, reconstructs the first nRecon images of the split,
-// and measures both.
-func (r *Reference) Evaluate(g Generator, latent, n int, seed uint64, withRecon bool, nRecon int) (Report, error) {
+// Evaluate draws n prior samples (latent seed seed, latent size latent),
+// reconstructs the first nRecon images of the split (none when nRecon is
+// 0), and measures both.
+func (r *Reference) Evaluate(g Generator, latent, n int, seed uint64, nRecon int) (Report, error) {
 	z := model.Prior(n, latent, seed)
 	samples, err := chunked(g.Decode, z, latent)
 	if err != nil {
 		return Report{}, err
 	}
 	rep, err := r.Samples(samples)
-	if err != nil || !withRecon {
+	if err != nil || nRecon <= 0 {
 		return rep, err
 	}
 	nRecon = min(nRecon, r.N)

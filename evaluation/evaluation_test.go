@@ -62,7 +62,7 @@ func (e *echo) Reconstruct(x []float32) ([]float32, error) { return append([]flo
 // 1 and MSE 0.
 func TestTestSplitScoresPerfectly(t *testing.T) {
 	r, cls := mnistRef(t)
-	rep, err := r.Evaluate(&echo{r: r}, 32, r.N, 1, true, r.N)
+	rep, err := r.Evaluate(&echo{r: r}, 32, r.N, 1, r.N)
 	if err != nil {
 		t.Fatal(err)
 	}

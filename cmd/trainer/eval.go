@@ -40,10 +40,6 @@ func eval(args []string) error {
 	if *n < 2 || *nRecon < 0 {
 		return fmt.Errorf("-n %d -recon %d: want at least 2 samples and a non-negative number of reconstructions", *n, *nRecon)
 	}
-	b, err := c.dev.open()
-	if err != nil {
-		return err
-	}
 	var rep evaluation.Report
 	var refName string
 	if *samples != "" {
@@ -59,6 +55,10 @@ func eval(args []string) error {
 		if refName == "" {
 			refName = evaluation.MNIST
 		}
+		b, err := c.dev.open()
+		if err != nil {
+			return err
+		}
 		r, err := evaluation.OpenReference(b, refName, a.C, a.H, a.W)
 		if err != nil {
 			return fmt.Errorf("-ref: %w", err)
@@ -67,11 +67,7 @@ func eval(args []string) error {
 			return err
 		}
 	} else {
-		f, err := checkpoint.Read(c.ckpt)
-		if err != nil {
-			return fmt.Errorf("-ckpt: %w", err)
-		}
-		tr, err := c.trainer()
+		tr, f, err := c.load()
 		if err != nil {
 			return err
 		}
@@ -80,12 +76,15 @@ func eval(args []string) error {
 			refName = evaluation.ReferenceFor(f.Meta[metaData])
 		}
 		a := tr.Arch
-		r, err := evaluation.OpenReference(b, refName, a.C, a.H, a.W)
+		r, err := evaluation.OpenReference(tr.B, refName, a.C, a.H, a.W)
 		if err != nil {
 			return fmt.Errorf("-ref: %w", err)
 		}
-		hasEnc := tr.Cfg.Model != model.GAN
-		if rep, err = r.Evaluate(tr, a.Latent, *n, *seed, hasEnc && *nRecon > 0, *nRecon); err != nil {
+		recon := *nRecon
+		if tr.Cfg.Model == model.GAN {
+			recon = 0 // no encoder
+		}
+		if rep, err = r.Evaluate(tr, a.Latent, *n, *seed, recon); err != nil {
 			return err
 		}
 	}

@@ -31,29 +31,35 @@ func newCkptCommand(name, summary string) *ckptCommand {
 
 // trainer rebuilds the checkpoint's model with its weights.
 func (c *ckptCommand) trainer() (*model.Trainer, error) {
+	tr, _, err := c.load()
+	return tr, err
+}
+
+// load reads the checkpoint and rebuilds its model with its weights.
+func (c *ckptCommand) load() (*model.Trainer, *checkpoint.File, error) {
 	if c.ckpt == "" {
-		return nil, fmt.Errorf("-ckpt: a checkpoint file is required (e.g. run/%s)", ckptFile)
+		return nil, nil, fmt.Errorf("-ckpt: a checkpoint file is required (e.g. run/%s)", ckptFile)
 	}
 	f, err := checkpoint.Read(c.ckpt)
 	if err != nil {
-		return nil, fmt.Errorf("-ckpt: %w", err)
+		return nil, nil, fmt.Errorf("-ckpt: %w", err)
 	}
 	cfg, err := model.ConfigOf(f)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if c.noEMA {
 		cfg.EMA = 0
 	}
 	b, err := c.dev.open()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tr, err := model.NewTrainer(b, cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return tr, tr.Load(f, true)
+	return tr, f, tr.Load(f, true)
 }
 
 func sample(args []string) error {
