@@ -118,12 +118,13 @@ type Report struct {
 // vectors, and (when it has an encoder) deterministic reconstruction.
 type Generator interface {
 	Decode(z []float32) ([]float32, error)
+	HasEncoder() bool
 	Reconstruct(x []float32) ([]float32, error)
 }
 
 // Evaluate draws n prior samples (latent seed seed, latent size latent),
 // reconstructs the first nRecon images of the split (none when nRecon is
-// 0), and measures both.
+// 0 or the model has no encoder), and measures both.
 func (r *Reference) Evaluate(g Generator, latent, n int, seed uint64, nRecon int) (Report, error) {
 	z := model.Prior(n, latent, seed)
 	samples, err := chunked(g.Decode, z, latent)
@@ -131,7 +132,7 @@ func (r *Reference) Evaluate(g Generator, latent, n int, seed uint64, nRecon int
 		return Report{}, err
 	}
 	rep, err := r.Samples(samples)
-	if err != nil || nRecon <= 0 {
+	if err != nil || nRecon <= 0 || !g.HasEncoder() {
 		return rep, err
 	}
 	nRecon = min(nRecon, r.N)

@@ -54,6 +54,8 @@ func (e *echo) Decode(z []float32) ([]float32, error) {
 	return x, nil
 }
 
+func (e *echo) HasEncoder() bool { return true }
+
 func (e *echo) Reconstruct(x []float32) ([]float32, error) { return append([]float32(nil), x...), nil }
 
 // The test split measured against itself: Fréchet distance 0, precision and

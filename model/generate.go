@@ -71,6 +71,10 @@ func (t *Trainer) EncodeMean(x []float32) (mu []float32, err error) {
 	return mu, nil
 }
 
+// HasEncoder says whether the model has an encoder, and so can
+// reconstruct (every model but the GAN).
+func (t *Trainer) HasEncoder() bool { return t.hasEnc }
+
 // Reconstruct decodes the latent means of n images: the deterministic
 // reconstruction (z = mu, BatchNorm in evaluation mode).
 func (t *Trainer) Reconstruct(x []float32) ([]float32, error) {

@@ -80,11 +80,7 @@ func eval(args []string) error {
 		if err != nil {
 			return fmt.Errorf("-ref: %w", err)
 		}
-		recon := *nRecon
-		if tr.Cfg.Model == model.GAN {
-			recon = 0 // no encoder
-		}
-		if rep, err = r.Evaluate(tr, a.Latent, *n, *seed, recon); err != nil {
+		if rep, err = r.Evaluate(tr, a.Latent, *n, *seed, *nRecon); err != nil {
 			return err
 		}
 	}

@@ -308,11 +308,7 @@ func (r *session) openEval(b backend.Backend, total int, ckpt *checkpoint.File) 
 // writes best.safetensors when the Fréchet distance is the lowest so far.
 func (r *session) evaluate(prog *report.Progress, epoch int, ips float64) error {
 	tr := r.tr
-	recon := r.f.evalN
-	if tr.Cfg.Model == model.GAN {
-		recon = 0 // no encoder
-	}
-	rep, err := r.ref.Evaluate(tr, tr.Arch.Latent, r.f.evalN, tr.Cfg.Seed+3, recon)
+	rep, err := r.ref.Evaluate(tr, tr.Arch.Latent, r.f.evalN, tr.Cfg.Seed+3, r.f.evalN)
 	if err != nil {
 		return fmt.Errorf("evaluation at step %d: %w", tr.Steps, err)
 	}
