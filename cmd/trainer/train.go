@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/vaegan-go/vaegan/backend"
@@ -101,7 +102,7 @@ func train(args []string) error {
 	if f.epochs < 0 || f.steps < 0 {
 		return fmt.Errorf("-epochs %d, -steps %d: want non-negative numbers", f.epochs, f.steps)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return runTraining(ctx, &f, os.Stderr)
 }
@@ -158,6 +159,19 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	} else if _, err := os.Stat(ckptPath); err == nil {
 		return fmt.Errorf("-out %s already holds a checkpoint: pass -resume to continue that run, or choose another -out", f.out)
 	}
+	if err := os.MkdirAll(filepath.Join(f.out, samplesDir), 0o755); err != nil {
+		return err
+	}
+	lock, err := lockRunFolder(f.out)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	for _, dir := range []string{f.out, filepath.Join(f.out, samplesDir)} {
+		if err := removeTemporaries(dir, stderr); err != nil {
+			return err
+		}
+	}
 	arch, _ := model.LookupArch(cfg.Arch)
 	r := &session{f: f, dataArg: f.data}
 	if r.ds, err = data.Open(f.data, arch.C, arch.H, arch.W); err != nil {
@@ -185,9 +199,6 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	total := f.steps
 	if total == 0 {
 		total = f.epochs * perEpoch
-	}
-	if err := os.MkdirAll(filepath.Join(f.out, samplesDir), 0o755); err != nil {
-		return err
 	}
 	names := lossNames(cfg.Model)
 	if r.log, err = report.OpenLossLog(filepath.Join(f.out, lossCSV), names, r.tr.Steps); err != nil {
