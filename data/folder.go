@@ -6,6 +6,7 @@ import (
 	"image/color"
 	_ "image/jpeg" // registers JPEG with image.Decode
 	_ "image/png"  // registers PNG with image.Decode
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -70,14 +71,9 @@ func (d *folder) Image(i int, dst []float32) error {
 		return err
 	}
 	path := d.files[i]
-	f, err := os.Open(path)
+	img, err := decodeBounded(path)
 	if err != nil {
-		return fmt.Errorf("data: %w", err)
-	}
-	img, _, err := image.Decode(f)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("data: %s: decode: %v", path, err)
+		return err
 	}
 	b := img.Bounds()
 	s := min(b.Dx(), b.Dy())
@@ -94,6 +90,40 @@ func (d *folder) Image(i int, dst []float32) error {
 		}
 	}
 	return nil
+}
+
+// Limits on an image file's declared size, checked from its header before
+// it is decoded: a small file can claim a huge image (a 378-byte JPEG
+// header can claim 65535×65535) and decoding it would exhaust memory.
+const (
+	MaxImageSide   = 16384   // pixels along either side
+	MaxImagePixels = 1 << 25 // width × height: 33.5 megapixels (a 24-megapixel photo fits)
+)
+
+// decodeBounded decodes the image file at path after checking, from its
+// header, that its size is within MaxImageSide and MaxImagePixels.
+func decodeBounded(path string) (image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	defer f.Close()
+	cfg, _, err := image.DecodeConfig(f)
+	if err != nil {
+		return nil, fmt.Errorf("data: %s: decode: %v", path, err)
+	}
+	if cfg.Width > MaxImageSide || cfg.Height > MaxImageSide || cfg.Width*cfg.Height > MaxImagePixels {
+		return nil, fmt.Errorf("data: %s: image is %d×%d, beyond the limit of %d pixels a side and %d pixels in all (resize it first)",
+			path, cfg.Width, cfg.Height, MaxImageSide, MaxImagePixels)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("data: %s: %w", path, err)
+	}
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("data: %s: decode: %v", path, err)
+	}
+	return img, nil
 }
 
 // samples returns the s×s square of img at (x0, y0) as c planes of values in

@@ -31,24 +31,34 @@ func (t *Trainer) evalAt(n int) *evalPasses {
 	return e
 }
 
+// InferenceChunk is the most images Decode, EncodeMean and Reconstruct run
+// through a network at once, so that their memory is bounded whatever the
+// number of images asked (BatchNorm in evaluation mode treats each image
+// alone, so chunking does not change the result).
+const InferenceChunk = 128
+
 // Decode runs the decoder in evaluation mode on latent vectors z (n×Latent
 // floats) and returns the n images (NCHW, in [-1, 1]). With a weight
 // average (Config.EMA) it decodes with the averaged weights.
 func (t *Trainer) Decode(z []float32) (x []float32, err error) {
-	L := t.Arch.Latent
+	L, il := t.Arch.Latent, t.Arch.ImageLen()
 	if len(z) == 0 || len(z)%L != 0 {
 		return nil, fmt.Errorf("latent batch of %d floats: want a positive multiple of %d", len(z), L)
 	}
 	defer recoverError(&err)
-	e := t.evalAt(len(z) / L)
 	if t.ema != nil {
 		t.ema.swap(t.B, t.Nets.Dec.W)
 		defer t.ema.swap(t.B, t.Nets.Dec.W)
 	}
-	t.B.Upload(e.z, z)
-	e.dec.forward(t.B, e.z, false)
-	x = make([]float32, e.dec.out().Len())
-	t.B.Download(x, e.dec.out())
+	n := len(z) / L
+	x = make([]float32, n*il)
+	for i := 0; i < n; i += InferenceChunk {
+		j := min(i+InferenceChunk, n)
+		e := t.evalAt(j - i)
+		t.B.Upload(e.z, z[i*L:j*L])
+		e.dec.forward(t.B, e.z, false)
+		t.B.Download(x[i*il:j*il], e.dec.out())
+	}
 	return x, nil
 }
 
@@ -58,16 +68,20 @@ func (t *Trainer) EncodeMean(x []float32) (mu []float32, err error) {
 	if !t.hasEnc {
 		return nil, fmt.Errorf("model %s has no encoder", t.Cfg.Model)
 	}
-	il := t.Arch.ImageLen()
+	L, il := t.Arch.Latent, t.Arch.ImageLen()
 	if len(x) == 0 || len(x)%il != 0 {
 		return nil, fmt.Errorf("image batch of %d floats: want a positive multiple of %d (%d×%d×%d)", len(x), il, t.Arch.C, t.Arch.H, t.Arch.W)
 	}
 	defer recoverError(&err)
-	e := t.evalAt(len(x) / il)
-	t.B.Upload(e.in, x)
-	e.enc.forward(t.B, t.Nets, e.in, false)
-	mu = make([]float32, e.enc.mu.y.Len())
-	t.B.Download(mu, e.enc.mu.y)
+	n := len(x) / il
+	mu = make([]float32, n*L)
+	for i := 0; i < n; i += InferenceChunk {
+		j := min(i+InferenceChunk, n)
+		e := t.evalAt(j - i)
+		t.B.Upload(e.in, x[i*il:j*il])
+		e.enc.forward(t.B, t.Nets, e.in, false)
+		t.B.Download(mu[i*L:j*L], e.enc.mu.y)
+	}
 	return mu, nil
 }
 

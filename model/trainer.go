@@ -165,8 +165,8 @@ func (c *Config) Check() error {
 	if !known {
 		return fmt.Errorf("unknown model %q (want one of %v)", c.Model, ModelNames)
 	}
-	if c.Batch < 2 {
-		return fmt.Errorf("batch size %d: want at least 2 (BatchNorm needs more than one sample)", c.Batch)
+	if c.Batch < 2 || c.Batch > MaxBatch {
+		return fmt.Errorf("batch size %d: want 2 to %d (BatchNorm needs more than one sample)", c.Batch, MaxBatch)
 	}
 	if c.Gamma < 0 || math.IsNaN(c.Gamma) || math.IsInf(c.Gamma, 0) {
 		return fmt.Errorf("gamma %v: want a non-negative number", c.Gamma)
@@ -187,6 +187,10 @@ func (c *Config) Check() error {
 	}
 	return c.Optim.check()
 }
+
+// MaxBatch is the largest batch size a configuration may ask for: a bound
+// on what a configuration read from a file can make NewTrainer allocate.
+const MaxBatch = 16384
 
 // NewTrainer allocates everything a run of cfg needs on b and initialises the
 // parameters by the DCGAN rule with cfg.Seed. An allocation that fails (out

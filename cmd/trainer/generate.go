@@ -51,6 +51,7 @@ func (c *ckptCommand) load() (*model.Trainer, *checkpoint.File, error) {
 	if c.noEMA {
 		cfg.EMA = 0
 	}
+	cfg.Batch = 2 // inference uses none of the training buffers: allocate them at the smallest batch
 	b, err := c.dev.open()
 	if err != nil {
 		return nil, nil, err
@@ -130,7 +131,8 @@ func reconstruct(args []string) error {
 			map[string]string{"arch": a.Name, "model": tr.Cfg.Model})
 	}
 	cols := gridCols(*n)
-	return report.WriteGrid(*out, interleaveRows(x, rec, *n, a.ImageLen(), cols), 2**n, a.C, a.H, a.W, cols)
+	grid := interleaveRows(x, rec, a.ImageLen(), cols)
+	return report.WriteGrid(*out, grid, len(grid)/a.ImageLen(), a.C, a.H, a.W, cols)
 }
 
 func interpolate(args []string) error {

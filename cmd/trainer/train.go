@@ -5,12 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,6 +33,7 @@ const (
 	qualityCSV  = "quality.csv"
 	qualityPlot = "quality.png"
 	samplesDir  = "samples"
+	skippedFile = "skipped-images.txt" // image files -skip-bad-images skipped, one error per line
 	gridImages  = 64 // images in a sample grid
 	reconImages = 32 // images in a reconstruction grid
 )
@@ -50,7 +53,7 @@ type trainFlags struct {
 	batch, epochs, steps              int
 	lr, gamma, beta, ema, margin      float64
 	seed                              uint64
-	equilibrium, resume               bool
+	equilibrium, resume, skipBad      bool
 	sampleEvery, ckptEvery, logEvery  int
 	evalEvery, evalN                  int
 	workers                           int
@@ -77,6 +80,7 @@ func train(args []string) error {
 	fs.Float64Var(&f.ema, "ema", 0, "decay of the moving average of the decoder's weights that sampling uses; 0: none\n(default: the architecture's: none for both)")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed (weights, noise, data order)")
 	fs.BoolVar(&f.equilibrium, "equilibrium", false, "the equilibrium rule that skips discriminator or decoder updates: -equilibrium=true or =false\n(default: the architecture's: off for mnist, on for celeba64)")
+	fs.BoolVar(&f.skipBad, "skip-bad-images", false, "replace image files that fail to load by the next good one, listing them in -out's "+skippedFile+"\n(default: stop at the first, naming it)")
 	fs.StringVar(&f.out, "out", "run", "output folder")
 	fs.BoolVar(&f.resume, "resume", false, "continue the run whose checkpoint is in -out (its configuration wins over the flags)")
 	fs.IntVar(&f.sampleEvery, "sample-every", 500, "write sample and reconstruction grids every N steps")
@@ -177,6 +181,11 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	if r.ds, err = data.Open(f.data, arch.C, arch.H, arch.W); err != nil {
 		return fmt.Errorf("-data: %w", err)
 	}
+	if f.skipBad {
+		skipped := &skipLog{path: filepath.Join(f.out, skippedFile)}
+		r.ds = data.SkipBad(r.ds, skipped.add)
+		defer skipped.report(stderr)
+	}
 	if r.tr, err = model.NewTrainer(b, cfg); err != nil {
 		return err
 	}
@@ -207,8 +216,8 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	defer r.log.Close()
 	r.fixedZ = model.Prior(gridImages, arch.Latent, cfg.Seed+2)
 	if cfg.Model != model.GAN {
-		if r.reconX, err = data.FirstN(r.ds, reconImages); err != nil {
-			return err
+		if r.reconX, err = data.FirstN(r.ds, min(reconImages, r.ds.Len())); err != nil {
+			return f.skipHint(err)
 		}
 	}
 	r.loader = data.NewLoader(r.ds, cfg.Batch, cfg.Seed, f.workers, start)
@@ -247,7 +256,7 @@ func (r *session) loop(ctx context.Context, total int, stderr *os.File) error {
 		}
 		batch, err := r.loader.Next()
 		if err != nil {
-			return err
+			return r.f.skipHint(err)
 		}
 		res, err := tr.Step(batch.Data)
 		if err != nil {
@@ -383,22 +392,36 @@ func (r *session) writeGrids(step int) error {
 		if err != nil {
 			return err
 		}
-		both := interleaveRows(r.reconX, rec, reconImages, a.ImageLen(), 8)
-		if err := report.WriteGrid(filepath.Join(dir, fmt.Sprintf("recon_%06d.png", step)), both, 2*reconImages, a.C, a.H, a.W, 8); err != nil {
+		cols := min(8, len(r.reconX)/a.ImageLen())
+		both := interleaveRows(r.reconX, rec, a.ImageLen(), cols)
+		if err := report.WriteGrid(filepath.Join(dir, fmt.Sprintf("recon_%06d.png", step)), both, len(both)/a.ImageLen(), a.C, a.H, a.W, cols); err != nil {
 			return err
 		}
 	}
 	return report.PlotLosses(filepath.Join(r.f.out, lossCSV), filepath.Join(r.f.out, lossPlot))
 }
 
-// interleaveRows lays out n inputs and their n reconstructions for a grid of
-// cols columns: a row of inputs, then the row of their reconstructions.
-func interleaveRows(in, rec []float32, n, size, cols int) []float32 {
-	out := make([]float32, 0, 2*n*size)
+// interleaveRows lays out inputs and their reconstructions (images of size
+// floats) for a grid of cols columns: a row of inputs, then the row of their
+// reconstructions; a last, partial pair of rows is padded with black images.
+func interleaveRows(in, rec []float32, size, cols int) []float32 {
+	n := len(in) / size
+	rows := (n + cols - 1) / cols
+	out := make([]float32, 0, 2*rows*cols*size)
+	pad := make([]float32, (cols-n%cols)%cols*size)
+	for i := range pad {
+		pad[i] = -1
+	}
 	for i := 0; i < n; i += cols {
 		j := min(i+cols, n)
 		out = append(out, in[i*size:j*size]...)
+		if j == n {
+			out = append(out, pad...)
+		}
 		out = append(out, rec[i*size:j*size]...)
+		if j == n {
+			out = append(out, pad...)
+		}
 	}
 	return out
 }
@@ -434,3 +457,50 @@ func lossValues(m string, r model.Result, dst []float64) {
 
 // flagError names the flag behind a configuration error.
 func flagError(err error) error { return fmt.Errorf("bad flag value: %w", err) }
+
+// skipLog lists the image files -skip-bad-images skipped in the run folder,
+// one error message per line, appended as they are found.
+type skipLog struct {
+	path string
+	mu   sync.Mutex
+	n    int
+	err  error // the first failure to write the list
+}
+
+// add records a skipped image; data.SkipBad calls it from loader goroutines.
+func (s *skipLog) add(_ int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	f, ferr := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if ferr == nil {
+		_, ferr = fmt.Fprintln(f, err)
+		if cerr := f.Close(); ferr == nil {
+			ferr = cerr
+		}
+	}
+	if ferr != nil && s.err == nil {
+		s.err = ferr
+	}
+}
+
+// report says how many images were skipped and where they are listed.
+func (s *skipLog) report(w io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n > 0 {
+		fmt.Fprintf(w, "skipped %d image file(s) that failed to load, listed in %s\n", s.n, s.path)
+	}
+	if s.err != nil {
+		fmt.Fprintf(w, "could not list the skipped images in %s: %v\n", s.path, s.err)
+	}
+}
+
+// skipHint adds to a data error the flag that skips unreadable images, when
+// it is not given.
+func (f *trainFlags) skipHint(err error) error {
+	if f.skipBad {
+		return err
+	}
+	return fmt.Errorf("%w (-skip-bad-images skips image files that fail to load)", err)
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeFolder writes n 28×28 gray PNGs into a new folder; the files whose
+// index is in corrupt hold junk instead.
+func writeFolder(t *testing.T, n int, corrupt ...int) string {
+	t.Helper()
+	dir := t.TempDir()
+	for i := range n {
+		path := filepath.Join(dir, fmt.Sprintf("img%02d.png", i))
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := image.NewGray(image.Rect(0, 0, 28, 28))
+		for p := range img.Pix {
+			img.Pix[p] = uint8(p * (i + 1))
+		}
+		err = png.Encode(f, img)
+		for _, c := range corrupt {
+			if c == i {
+				f.Truncate(0)
+				f.WriteAt([]byte("scraped junk"), 0)
+			}
+		}
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// A folder smaller than the reconstruction grid trains with the images
+// it has (issue 9: ten images and -batch 4 failed naming neither).
+func TestSmallFolderTrains(t *testing.T) {
+	out := t.TempDir()
+	if err := run([]string{"-data", writeFolder(t, 10), "-batch", "4", "-steps", "3", "-eval-every", "-1", "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(out, samplesDir, "recon_000003.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 inputs and their reconstructions, 8 a row: 4 rows of 28 pixels and borders.
+	if rows := cfg.Height / 28; rows != 4 {
+		t.Errorf("the reconstruction grid of 10 images has %d rows, want 4", rows)
+	}
+}
+
+// One corrupt image stops a run, naming the file and the flag that skips
+// it; with -skip-bad-images the run goes on and lists what it skipped.
+func TestSkipBadImages(t *testing.T) {
+	dir := writeFolder(t, 12, 3, 7)
+	out := t.TempDir()
+	err := run([]string{"-data", dir, "-batch", "4", "-steps", "6", "-eval-every", "-1", "-out", out})
+	if err == nil || !strings.Contains(err.Error(), "img03.png") || !strings.Contains(err.Error(), "-skip-bad-images") {
+		t.Errorf("a corrupt image: %v, want an error naming img03.png and -skip-bad-images", err)
+	}
+	out = t.TempDir()
+	if err := run([]string{"-data", dir, "-batch", "4", "-steps", "6", "-eval-every", "-1", "-skip-bad-images", "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := os.ReadFile(filepath.Join(out, skippedFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(list)), "\n")
+	if len(lines) != 2 || !strings.Contains(string(list), "img03.png") || !strings.Contains(string(list), "img07.png") {
+		t.Errorf("%s lists:\n%s\nwant img03.png and img07.png, once each", skippedFile, list)
+	}
+}
+
