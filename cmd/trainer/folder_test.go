@@ -84,4 +84,3 @@ func TestSkipBadImages(t *testing.T) {
 		t.Errorf("%s lists:\n%s\nwant img03.png and img07.png, once each", skippedFile, list)
 	}
 }
-

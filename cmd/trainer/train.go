@@ -34,8 +34,8 @@ const (
 	qualityPlot = "quality.png"
 	samplesDir  = "samples"
 	skippedFile = "skipped-images.txt" // image files -skip-bad-images skipped, one error per line
-	gridImages  = 64 // images in a sample grid
-	reconImages = 32 // images in a reconstruction grid
+	gridImages  = 64                   // images in a sample grid
+	reconImages = 32                   // images in a reconstruction grid
 )
 
 // Metadata keys for the data loader's position in a checkpoint.
