@@ -188,6 +188,11 @@ type Backend interface {
 	// SquaredError sets loss = scale*0.5*Σ(a-b)² and grad = scale*(a-b), the
 	// gradient with respect to a (that with respect to b is its negative).
 	SquaredError(a, b, loss, grad Tensor, scale float32)
+	// SumSquares sets out[0] = Σ x², one reduction that is not finite when an
+	// element of x is NaN or ±Inf, or so large that its square overflows
+	// float32 (|x| > 1.8e19): the trainer's check of a gradient before it
+	// reaches an optimizer.
+	SumSquares(x, out Tensor)
 
 	// AdamStep updates p with the gradient g and moments m, v in place, as
 	// torch.optim.Adam without weight decay: m = b1*m + (1-b1)*g,

@@ -130,6 +130,12 @@ func (b *Backend) SquaredError(a, bt, loss, grad backend.Tensor, scale float32) 
 	b.loss("SquaredError", "sq_partial", n, loss, 0.5*scale, ptr(grad), ptr(a), ptr(bt), n, scale)
 }
 
+// SumSquares sets out[0] = Σ x².
+func (b *Backend) SumSquares(x, out backend.Tensor) {
+	n := x.Len()
+	b.loss("SumSquares", "sumsq_partial", n, out, 1, ptr(x), n)
+}
+
 // AdamStep updates p, m, v in place as torch.optim.Adam.
 func (b *Backend) AdamStep(p, g, m, v backend.Tensor, lr, b1, b2, eps, bc1, bc2 float32) {
 	n := p.Len()

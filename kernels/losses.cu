@@ -15,6 +15,8 @@
 //                    t_row = log Σ_j exp(x_j - max) + max - x_class, factor scale;
 //                    grad = scale*(softmax(x) - onehot(class))
 //   sq_partial:      t_i = (a_i - b_i)², factor scale/2; grad = scale*(a - b)
+//   sumsq_partial:   t_i = x_i², factor 1 (no gradient: the finiteness check
+//                    of a gradient buffer)
 //
 // Versions: v1, two-stage fixed-order reduction.
 #include "common.cuh"
@@ -108,6 +110,18 @@ extern "C" __global__ void sq_partial(float* partial, float* grad, const float* 
         if (grad != 0) {
             grad[i] = scale * d;
         }
+    }
+    float sum = block_sum(acc, buf);
+    if (threadIdx.x == 0) {
+        partial[blockIdx.x] = sum;
+    }
+}
+
+extern "C" __global__ void sumsq_partial(float* partial, const float* x, int n) {
+    __shared__ float buf[BLOCK];
+    float acc = 0.0f;
+    GRID_STRIDE(i, n) {
+        acc += x[i] * x[i];
     }
     float sum = block_sum(acc, buf);
     if (threadIdx.x == 0) {

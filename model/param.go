@@ -35,11 +35,12 @@ type Stat struct {
 }
 
 // ParamSet is the parameters of one network in one flat buffer, their
-// gradients in another, and the network's running statistics.
+// gradients in another, and the network's running statistics in a third.
 type ParamSet struct {
 	Params []*Param
 	Stats  []*Stat
 	W, G   backend.Tensor // flat [Size()] buffers
+	S      backend.Tensor // flat buffer of every Stat (nil when there are none)
 	size   int
 }
 
@@ -73,8 +74,18 @@ func (s *ParamSet) alloc(b backend.Backend) {
 		p.G = s.G.Rows(off, off+n).Reshape(p.Shape...)
 		off += n
 	}
+	statSize := 0
 	for _, st := range s.Stats {
-		st.T = b.New(st.Shape...)
+		statSize += shapeLen(st.Shape)
+	}
+	if statSize > 0 {
+		s.S = b.New(statSize)
+	}
+	off = 0
+	for _, st := range s.Stats {
+		n := shapeLen(st.Shape)
+		st.T = s.S.Rows(off, off+n).Reshape(st.Shape...)
+		off += n
 		b.Fill(st.T, st.init)
 	}
 }

@@ -68,6 +68,16 @@ const (
 	numLosses
 )
 
+// Slots after the losses in the losses tensor: Σg² of each network's
+// gradient (encoder, decoder, discriminator), downloaded with the losses.
+const (
+	gradSumSq = numLosses
+	numSlots  = numLosses + 3
+)
+
+// netTitles name the networks of Trainer.nets in messages.
+var netTitles = [3]string{"encoder", "decoder", "discriminator"}
+
 // Result is what one training step measured. Each loss is a mean over the
 // batch; for the VAE, Like is the pixel reconstruction loss.
 type Result struct {
@@ -107,8 +117,10 @@ type Trainer struct {
 	gAdv       backend.Tensor // ∂L_adv/∂logits [rows, classes]
 	dDisDec    backend.Tensor // ∂(γ·L_like + L_adv)/∂disIn on the fake rows
 	dDisEnc    backend.Tensor // β·∂L_like/∂disIn on the reconstructed rows
-	losses     backend.Tensor
+	losses     backend.Tensor // numLosses losses, then each network's Σg²
 	lossesHost []float32
+	gradSq     [3]backend.Tensor // views of the Σg² slots
+	statsSaved [3]backend.Tensor // each network's running statistics before the step
 
 	// Views made once, so that a step makes none: each loss, and the B-row
 	// groups (real, reconstructed, generated) of the discriminator's tensors
@@ -253,8 +265,8 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 			t.gLike = b.New(t.dis.slots[n.disTap].y.Rows(0, B).Shape...)
 		}
 	}
-	t.losses = b.New(numLosses)
-	t.lossesHost = make([]float32, numLosses)
+	t.losses = b.New(numSlots)
+	t.lossesHost = make([]float32, numSlots)
 	for i := range t.loss {
 		t.loss[i] = t.losses.Rows(i, i+1)
 	}
@@ -267,8 +279,13 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 		t.fakeRows, t.recRows = t.dis.rows(t.disIn, B, rows), t.dis.rows(t.disIn, B, 2*B)
 	}
 	for i, ps := range t.nets() {
-		if ps != nil {
-			t.opt[i] = newOptimizer(b, cfg.Optim, ps.Size())
+		if ps == nil {
+			continue
+		}
+		t.opt[i] = newOptimizer(b, cfg.Optim, ps.Size())
+		t.gradSq[i] = t.losses.Rows(gradSumSq+i, gradSumSq+i+1)
+		if !ps.S.IsNil() {
+			t.statsSaved[i] = b.New(ps.S.Len())
 		}
 	}
 	if cfg.EMA > 0 {
@@ -325,8 +342,11 @@ func split(t backend.Tensor, n int) []backend.Tensor {
 }
 
 // Step runs one training step on a batch of images (B·C·H·W floats in
-// [-1, 1], NCHW). It returns an error, and updates nothing, when a loss is
-// NaN or infinite.
+// [-1, 1], NCHW). When a loss is NaN or infinite, or a network's gradient
+// is not finite (checked by one reduction per network, before any
+// optimizer sees it), it returns an error naming the step, and the
+// trainer's state (weights, optimizer moments, running statistics,
+// counters) is as it was before the call.
 func (t *Trainer) Step(x []float32) (r Result, err error) {
 	if len(x) != t.x.Len() {
 		return r, fmt.Errorf("batch holds %d floats, want %d (%d images of %d×%d×%d)",
@@ -335,9 +355,13 @@ func (t *Trainer) Step(x []float32) (r Result, err error) {
 	defer recoverError(&err)
 	b := t.B
 	b.Upload(t.x, x)
-	for _, ps := range t.nets() {
+	noise := t.Noise
+	for i, ps := range t.nets() {
 		if ps != nil {
 			b.Fill(ps.G, 0)
+			if !ps.S.IsNil() {
+				b.Copy(t.statsSaved[i], ps.S)
+			}
 		}
 	}
 	switch t.Cfg.Model {
@@ -348,9 +372,24 @@ func (t *Trainer) Step(x []float32) (r Result, err error) {
 	default:
 		t.gradsVAEGAN()
 	}
+	for i, ps := range t.nets() {
+		if ps != nil {
+			b.SumSquares(ps.G, t.gradSq[i])
+		}
+	}
 	b.Download(t.lossesHost, t.losses)
 	r = t.result()
-	if err := r.check(t.Cfg.Model); err != nil {
+	err = r.check(t.Cfg.Model)
+	if err == nil {
+		err = t.checkGradients()
+	}
+	if err != nil {
+		t.Noise = noise
+		for i, ps := range t.nets() {
+			if ps != nil && !ps.S.IsNil() {
+				b.Copy(ps.S, t.statsSaved[i])
+			}
+		}
 		return r, fmt.Errorf("step %d: %w", t.Steps+1, err)
 	}
 	update := [3]bool{true, r.UpdateDec, r.UpdateDis}
@@ -543,6 +582,39 @@ func (r Result) check(model string) error {
 	}
 	return nil
 }
+
+// checkGradients reports the first network whose Σg² (in the losses'
+// download) is not finite, naming its first tensor holding a value that is
+// NaN, infinite or too large to square in float32.
+func (t *Trainer) checkGradients() error {
+	for i, ps := range t.nets() {
+		if ps == nil {
+			continue
+		}
+		s := float64(t.lossesHost[gradSumSq+i])
+		if !math.IsNaN(s) && !math.IsInf(s, 0) {
+			continue
+		}
+		g := make([]float32, ps.Size())
+		t.B.Download(g, ps.G)
+		off := 0
+		for _, p := range ps.Params {
+			n := shapeLen(p.Shape)
+			for j, v := range g[off : off+n] {
+				if a := math.Abs(float64(v)); math.IsNaN(a) || a > maxSquarable {
+					return fmt.Errorf("the %s's gradient is not finite (Σg² = %v): first in %s, element %d = %v",
+						netTitles[i], s, p.Name, j, v)
+				}
+			}
+			off += n
+		}
+		return fmt.Errorf("the %s's gradient is not finite (Σg² = %v): its elements are finite, their sum of squares overflows", netTitles[i], s)
+	}
+	return nil
+}
+
+// maxSquarable is about the largest magnitude whose square is a finite float32.
+const maxSquarable = 1.8446744e19 // √MaxFloat32
 
 // recoverError turns a panic carrying an error (how backends report device
 // failures such as running out of memory) into an error return. Runtime

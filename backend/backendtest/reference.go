@@ -327,6 +327,15 @@ func refSoftmaxCE(logits []float64, k, class int, scale float64) (loss float64, 
 }
 
 // refSquaredError returns scale*0.5*Σ(a-b)² and its gradient in a.
+// refSumSquares is Σ x².
+func refSumSquares(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += v * v
+	}
+	return s
+}
+
 func refSquaredError(a, b []float64, scale float64) (loss float64, grad []float64) {
 	grad = make([]float64, len(a))
 	for i := range a {

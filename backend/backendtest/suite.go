@@ -42,6 +42,7 @@ var cases = []opCase{
 	{"BCEWithLogits", testBCEWithLogits},
 	{"SoftmaxCE", testSoftmaxCE},
 	{"SquaredError", testSquaredError},
+	{"SumSquares", testSumSquares},
 	{"AdamStep", testAdamStep},
 	{"RMSPropStep", testRMSPropStep},
 }
@@ -652,6 +653,30 @@ func testSquaredError(t *testing.T, b backend.Backend, tol Tolerance) {
 				}
 			})
 		}
+	}
+}
+
+func testSumSquares(t *testing.T, b backend.Backend, tol Tolerance) {
+	for _, n := range sizes {
+		sub(t, b, tol, fmt.Sprint("n", n), func(e *env) {
+			x := e.uniform(n, -2, 2)
+			out := e.lossOut()
+			b.SumSquares(e.up(x), out)
+			e.expect("sum", out, []float64{refSumSquares(f64(x))})
+		})
+	}
+	// What the check exists for: a NaN, an infinity or an element whose
+	// square overflows float32 anywhere in a buffer makes the sum non-finite.
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 2e19} {
+		sub(t, b, tol, fmt.Sprint("bad_", bad), func(e *env) {
+			x := e.uniform(1000, -1, 1)
+			x[777] = bad
+			out := e.lossOut()
+			b.SumSquares(e.up(x), out)
+			if got := float64(e.down(out)[0]); !math.IsNaN(got) && !math.IsInf(got, 0) {
+				e.t.Errorf("SumSquares of a buffer holding %v: %v, want NaN or ±Inf", bad, got)
+			}
+		})
 	}
 }
 

@@ -49,6 +49,7 @@ func TestNoAllocations(t *testing.T) {
 			"Reparameterize":     func() { b.Reparameterize(v, v, v, v, 1, 2) },
 			"SoftmaxCE":          func() { b.SoftmaxCE(v, loss, v, 4, 1, 1) },
 			"SquaredError":       func() { b.SquaredError(v, y, loss, v, 1) },
+			"SumSquares":         func() { b.SumSquares(v, loss) },
 			"AdamStep":           func() { b.AdamStep(v, v, v, v, 1e-3, 0.5, 0.999, 1e-8, 0.5, 0.001) },
 		}
 		for name, op := range ops {

@@ -289,6 +289,23 @@ func squaredErrorItem(t *task, _, item int) {
 	t.e[item] = s
 }
 
+// SumSquares sets out[0] = Σ x² (accumulated in float64).
+func (b *Backend) SumSquares(x, out backend.Tensor) {
+	xs := data(x)
+	part := b.partials(len(xs))
+	b.each(len(xs), sumSquaresItem, task{a: xs, e: part})
+	data(out)[0] = float32(sum(part))
+}
+
+func sumSquaresItem(t *task, _, item int) {
+	lo, hi := span(t.i[0], item)
+	var s float64
+	for _, v := range t.a[lo:hi] {
+		s += float64(v) * float64(v)
+	}
+	t.e[item] = s
+}
+
 // AdamStep is one torch.optim.Adam update of p (no weight decay).
 func (b *Backend) AdamStep(p, g, m, v backend.Tensor, lr, b1, b2, eps, bc1, bc2 float32) {
 	ps, gs, ms, vs := data(p), data(g), data(m), data(v)

@@ -260,7 +260,11 @@ func (r *session) loop(ctx context.Context, total int, stderr *os.File) error {
 		}
 		res, err := tr.Step(batch.Data)
 		if err != nil {
-			return fmt.Errorf("%w; stopped, the last good checkpoint is %s", err, filepath.Join(r.f.out, ckptFile))
+			last := filepath.Join(r.f.out, ckptFile)
+			if _, statErr := os.Stat(last); statErr != nil {
+				return fmt.Errorf("%w; stopped before the first checkpoint", err)
+			}
+			return fmt.Errorf("%w; stopped, the last good checkpoint is %s", err, last)
 		}
 		now := time.Now()
 		ips := float64(B) / now.Sub(last).Seconds()

@@ -9,4 +9,5 @@ extern const emu::Kernel emu_kernels_losses[] = {
     EMU_KERNEL(bce_partial),
     EMU_KERNEL(softmax_ce_partial),
     EMU_KERNEL(sq_partial),
+    EMU_KERNEL(sumsq_partial),
 };
