@@ -30,10 +30,10 @@ type optimizer struct {
 
 func (c OptimConfig) check() error {
 	if c.Kind != "adam" && c.Kind != "rmsprop" {
-		return fmt.Errorf("unknown optimizer %q (want adam or rmsprop)", c.Kind)
+		return &ConfigError{"Optim.Kind", fmt.Sprintf("%q", c.Kind), "want adam or rmsprop"}
 	}
 	if c.LR < 0 || math.IsNaN(c.LR) || math.IsInf(c.LR, 0) {
-		return fmt.Errorf("learning rate %v: want a positive number", c.LR)
+		return &ConfigError{"Optim.LR", fmt.Sprint(c.LR), "want a positive number (0: the optimizer's default)"}
 	}
 	return nil
 }

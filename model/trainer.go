@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 
 	"github.com/vaegan-go/vaegan/backend"
 )
@@ -167,37 +168,44 @@ func (e *encoderPass) backward(b backend.Backend, n *Nets, x backend.Tensor) {
 
 // Check validates a configuration and names the offending field.
 func (c *Config) Check() error {
-	if _, err := LookupArch(c.Arch); err != nil {
-		return err
+	if _, ok := archs[c.Arch]; !ok {
+		return &ConfigError{"Arch", fmt.Sprintf("%q", c.Arch), fmt.Sprintf("want one of %v", ArchNames())}
 	}
-	known := false
-	for _, m := range ModelNames {
-		known = known || m == c.Model
-	}
-	if !known {
-		return fmt.Errorf("unknown model %q (want one of %v)", c.Model, ModelNames)
+	if !slices.Contains(ModelNames, c.Model) {
+		return &ConfigError{"Model", fmt.Sprintf("%q", c.Model), fmt.Sprintf("want one of %v", ModelNames)}
 	}
 	if c.Batch < 2 || c.Batch > MaxBatch {
-		return fmt.Errorf("batch size %d: want 2 to %d (BatchNorm needs more than one sample)", c.Batch, MaxBatch)
+		return &ConfigError{"Batch", fmt.Sprint(c.Batch), fmt.Sprintf("want 2 to %d (BatchNorm needs more than one sample)", MaxBatch)}
 	}
 	if c.Gamma < 0 || math.IsNaN(c.Gamma) || math.IsInf(c.Gamma, 0) {
-		return fmt.Errorf("gamma %v: want a non-negative number", c.Gamma)
+		return &ConfigError{"Gamma", fmt.Sprint(c.Gamma), "want a non-negative number (0: the architecture's default)"}
 	}
 	if c.Beta < 0 || math.IsNaN(c.Beta) || math.IsInf(c.Beta, 0) {
-		return fmt.Errorf("beta %v: want a non-negative number", c.Beta)
+		return &ConfigError{"Beta", fmt.Sprint(c.Beta), "want a non-negative number (0: the default 1)"}
 	}
 	if !(c.Margin >= 0 && c.Margin < equilibrium) {
-		return fmt.Errorf("margin %v: want a number in [0, %v) (0: the default %v)", c.Margin, equilibrium, defaultMargin)
+		return &ConfigError{"Margin", fmt.Sprint(c.Margin), fmt.Sprintf("want a number in [0, %v) (0: the default %v)", equilibrium, defaultMargin)}
 	}
 	if !(c.EMA >= 0 && c.EMA < 1) {
-		return fmt.Errorf("ema %v: want a decay in [0, 1) (0: no weight average)", c.EMA)
+		return &ConfigError{"EMA", fmt.Sprint(c.EMA), "want a decay in [0, 1) (0: no weight average)"}
 	}
 	if c.Init != "" {
 		if _, err := InitRuleOf(c.Init, 0); err != nil {
-			return err
+			return &ConfigError{"Init", fmt.Sprintf("%q", c.Init), fmt.Sprintf("want one of %v", InitNames())}
 		}
 	}
 	return c.Optim.check()
+}
+
+// ConfigError is a configuration value that Config.Check refuses.
+type ConfigError struct {
+	Field string // the Config field: "Batch", "Optim.LR", ...
+	Value string // the value, formatted (strings quoted)
+	Want  string // what was expected
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("configuration %s %s: %s", e.Field, e.Value, e.Want)
 }
 
 // MaxBatch is the largest batch size a configuration may ask for: a bound

@@ -124,13 +124,15 @@ func TestBadInputIsNamed(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-arch", "mnist64"}, `"mnist64"`},
-		{[]string{"-model", "vaegan4"}, `"vaegan4"`},
-		{[]string{"-optim", "sgd"}, `"sgd"`},
+		{[]string{"-arch", "mnist64"}, `-arch "mnist64": want one of`},
+		{[]string{"-model", "vaegan4"}, `-model "vaegan4": want one of`},
+		{[]string{"-optim", "sgd"}, `-optim "sgd": want adam or rmsprop`},
 		{[]string{"-device", "tpu"}, `-device "tpu"`},
-		{[]string{"-batch", "1"}, "batch size 1"},
-		{[]string{"-gamma", "-2"}, "gamma -2"},
-		{[]string{"-beta", "NaN"}, "beta NaN"},
+		{[]string{"-batch", "1"}, "-batch 1: want 2 to"},
+		{[]string{"-batch", "99999999"}, "-batch 99999999: want 2 to"},
+		{[]string{"-lr", "-1"}, "-lr -1: want a positive number"},
+		{[]string{"-gamma", "-2"}, "-gamma -2: want"},
+		{[]string{"-beta", "NaN"}, "-beta NaN: want"},
 		{[]string{"-log-every", "0"}, "-log-every 0"},
 		{[]string{"-data", filepath.Join(dir, "missing")}, "missing"},
 		{[]string{"-data", truncatedIDX, "-out", dir}, "t.idx"},
@@ -143,14 +145,29 @@ func TestBadInputIsNamed(t *testing.T) {
 		{[]string{"eval", "-samples", junk}, "junk.safetensors"},
 		{[]string{"eval", "-samples", truncatedIDX}, "t.idx"},
 		{[]string{"eval", "-ckpt", junk, "-samples", junk}, "exactly one"},
-		{[]string{"-margin", "0.9"}, "margin 0.9"},
-		{[]string{"-ema", "1"}, "ema 1"},
-		{[]string{"-init", "xavier"}, `"xavier"`},
+		{[]string{"-margin", "0.9"}, "-margin 0.9: want"},
+		{[]string{"-ema", "1"}, "-ema 1: want"},
+		{[]string{"-init", "xavier"}, `-init "xavier": want one of`},
 		{[]string{"-steps", "3", "stray"}, `"stray"`},
 	} {
 		err := run(c.args)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("trainer %v: error %v, want one mentioning %s", c.args, err, c.want)
+		}
+	}
+	// Several bad flags: the same one is named every time, in a fixed order
+	// (the run's flags, then the model's configuration in Config's order).
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-gamma", "-2", "-workers", "0", "-sample-every", "0", "-log-every", "0"}, "-sample-every 0"},
+		{[]string{"-gamma", "-2", "-ema", "2", "-batch", "1"}, "-batch 1"},
+	} {
+		for range 10 {
+			if err := run(c.args); err == nil || !strings.HasPrefix(err.Error(), c.want) {
+				t.Fatalf("trainer %v: error %v, want one starting %s", c.args, err, c.want)
+			}
 		}
 	}
 }

@@ -95,9 +95,12 @@ func train(args []string) error {
 	}
 	f.set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
-	for name, v := range map[string]int{"-sample-every": f.sampleEvery, "-ckpt-every": f.ckptEvery, "-log-every": f.logEvery, "-workers": f.workers} {
-		if v < 1 {
-			return fmt.Errorf("%s %d: want a positive number", name, v)
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"-sample-every", f.sampleEvery}, {"-ckpt-every", f.ckptEvery}, {"-log-every", f.logEvery}, {"-workers", f.workers}} {
+		if c.v < 1 {
+			return fmt.Errorf("%s %d: want a positive number", c.name, c.v)
 		}
 	}
 	if f.evalN < 2 {
@@ -459,8 +462,23 @@ func lossValues(m string, r model.Result, dst []float64) {
 	}
 }
 
-// flagError names the flag behind a configuration error.
-func flagError(err error) error { return fmt.Errorf("bad flag value: %w", err) }
+// configFlags are the flags of trainer train that set each model.Config field.
+var configFlags = map[string]string{
+	"Arch": "-arch", "Model": "-model", "Batch": "-batch", "Gamma": "-gamma", "Beta": "-beta",
+	"Margin": "-margin", "EMA": "-ema", "Init": "-init", "Optim.Kind": "-optim", "Optim.LR": "-lr",
+}
+
+// flagError names the flag behind a configuration error, as the user typed
+// it: "-batch 1: want 2 to 16384 …".
+func flagError(err error) error {
+	var ce *model.ConfigError
+	if errors.As(err, &ce) {
+		if name, ok := configFlags[ce.Field]; ok {
+			return fmt.Errorf("%s %s: %s", name, ce.Value, ce.Want)
+		}
+	}
+	return err
+}
 
 // skipLog lists the image files -skip-bad-images skipped in the run folder,
 // one error message per line, appended as they are found.
