@@ -1,6 +1,8 @@
 package data
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"os"
 )
@@ -62,6 +64,23 @@ func FirstN(ds Dataset, n int) ([]float32, error) {
 		}
 	}
 	return out, nil
+}
+
+// fingerprintImages is how many of a dataset's first images Fingerprint hashes.
+const fingerprintImages = 16
+
+// Fingerprint identifies a dataset by its image count, shape and a SHA-256
+// of its first images as loaded: the same files at another path give the
+// same fingerprint.
+func Fingerprint(ds Dataset) (string, error) {
+	c, h, w := ds.Shape()
+	x, err := FirstN(ds, min(fingerprintImages, ds.Len()))
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.New()
+	binary.Write(sum, binary.LittleEndian, x)
+	return fmt.Sprintf("%d images of %s, sha256 of the first %d %x", ds.Len(), shapeString(c, h, w), len(x)/(c*h*w), sum.Sum(nil)[:8]), nil
 }
 
 // shapeString writes a shape as "1×28×28 (gray)" or "3×64×64 (RGB)".

@@ -84,3 +84,60 @@ func TestSkipBadImages(t *testing.T) {
 		t.Errorf("%s lists:\n%s\nwant img03.png and img07.png, once each", skippedFile, list)
 	}
 }
+
+// A resumed run says which flags its checkpoint overrides; it finds its
+// dataset from any working directory (the path is stored absolute), and
+// takes -data at a new place when it is the same dataset, refusing another.
+func TestResumeFlagsAndData(t *testing.T) {
+	dir := writeFolder(t, 12)
+	out := t.TempDir()
+	t.Chdir(filepath.Dir(dir))
+	if err := run([]string{"-data", filepath.Base(dir), "-batch", "4", "-steps", "2", "-eval-every", "-1", "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(out)
+	stderr, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := resumeFlags(t, "-resume", "-arch", "celeba64", "-model", "gan", "-batch", "16", "-seed", "1", "-steps", "3", "-eval-every", "-1", "-out", out)
+	if err := runTraining(t.Context(), f, stderr); err != nil {
+		t.Fatalf("resuming from another working directory: %v", err)
+	}
+	msgs, _ := os.ReadFile(stderr.Name())
+	for _, want := range []string{"ignoring -arch celeba64: the run being resumed has mnist", "ignoring -model gan", "ignoring -batch 16: the run being resumed has 4"} {
+		if !strings.Contains(string(msgs), want) {
+			t.Errorf("resume with overridden flags: output lacks %q:\n%s", want, msgs)
+		}
+	}
+	if strings.Contains(string(msgs), "ignoring -seed") {
+		t.Errorf("-seed 1 is the run's own seed, yet it was reported ignored:\n%s", msgs)
+	}
+
+	moved := filepath.Join(t.TempDir(), "moved")
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	err = run([]string{"-resume", "-steps", "4", "-eval-every", "-1", "-out", out})
+	if err == nil || !strings.Contains(err.Error(), "-data") {
+		t.Errorf("resuming after the dataset moved: %v, want an error suggesting -data", err)
+	}
+	if err := run([]string{"-resume", "-data", moved, "-steps", "4", "-eval-every", "-1", "-out", out}); err != nil {
+		t.Errorf("resuming with -data at the dataset's new place: %v", err)
+	}
+	other := writeFolder(t, 13)
+	err = run([]string{"-resume", "-data", other, "-steps", "5", "-eval-every", "-1", "-out", out})
+	if err == nil || !strings.Contains(err.Error(), "is not the dataset of the run being resumed") {
+		t.Errorf("resuming with another dataset: %v, want a refusal", err)
+	}
+}
+
+// resumeFlags parses trainer train's flags as train does, for runTraining.
+func resumeFlags(t *testing.T, args ...string) *trainFlags {
+	t.Helper()
+	f, err := parseTrainFlags(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}

@@ -40,10 +40,11 @@ const (
 
 // Metadata keys for the data loader's position in a checkpoint.
 const (
-	metaEpoch = "loader.epoch"
-	metaBatch = "loader.batch"
-	metaData  = "data"
-	metaBest  = "eval.best_frechet" // the lowest Fréchet distance of the run so far
+	metaEpoch       = "loader.epoch"
+	metaBatch       = "loader.batch"
+	metaData        = "data"              // the dataset's absolute path ("" for the embedded MNIST)
+	metaFingerprint = "data.fingerprint"  // data.Fingerprint of the dataset
+	metaBest        = "eval.best_frechet" // the lowest Fréchet distance of the run so far
 )
 
 // trainFlags are the flags of "trainer train".
@@ -62,6 +63,18 @@ type trainFlags struct {
 }
 
 func train(args []string) error {
+	f, err := parseTrainFlags(args)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runTraining(ctx, f, os.Stderr)
+}
+
+// parseTrainFlags parses and checks the flags of trainer train (all but the
+// model's configuration, which runTraining checks).
+func parseTrainFlags(args []string) (*trainFlags, error) {
 	var f trainFlags
 	fs := newFlagSet("train", "Trains a model, writing sample grids, a loss CSV and plot, and checkpoints into -out.\n"+
 		"With -resume it continues the run in -out exactly where its checkpoint left it.")
@@ -91,7 +104,7 @@ func train(args []string) error {
 	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "data loading goroutines")
 	f.dev.register(fs)
 	if err := parse(fs, args); err != nil {
-		return err
+		return nil, err
 	}
 	f.set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
@@ -100,30 +113,29 @@ func train(args []string) error {
 		v    int
 	}{{"-sample-every", f.sampleEvery}, {"-ckpt-every", f.ckptEvery}, {"-log-every", f.logEvery}, {"-workers", f.workers}} {
 		if c.v < 1 {
-			return fmt.Errorf("%s %d: want a positive number", c.name, c.v)
+			return nil, fmt.Errorf("%s %d: want a positive number", c.name, c.v)
 		}
 	}
 	if f.evalN < 2 {
-		return fmt.Errorf("-eval-n %d: want at least 2", f.evalN)
+		return nil, fmt.Errorf("-eval-n %d: want at least 2", f.evalN)
 	}
 	if f.epochs < 0 || f.steps < 0 {
-		return fmt.Errorf("-epochs %d, -steps %d: want non-negative numbers", f.epochs, f.steps)
+		return nil, fmt.Errorf("-epochs %d, -steps %d: want non-negative numbers", f.epochs, f.steps)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return runTraining(ctx, &f, os.Stderr)
+	return &f, nil
 }
 
 // session is one training run's state.
 type session struct {
-	f       *trainFlags
-	tr      *model.Trainer
-	ds      data.Dataset
-	loader  *data.Loader
-	log     *report.LossLog
-	fixedZ  []float32 // the latent batch of every sample grid
-	reconX  []float32 // the images of every reconstruction grid
-	dataArg string
+	f           *trainFlags
+	tr          *model.Trainer
+	ds          data.Dataset
+	loader      *data.Loader
+	log         *report.LossLog
+	fixedZ      []float32 // the latent batch of every sample grid
+	reconX      []float32 // the images of every reconstruction grid
+	dataArg     string    // the dataset's absolute path ("" for the embedded MNIST)
+	fingerprint string    // data.Fingerprint of the dataset
 
 	// Evaluation during training (ref is nil when it is off).
 	ref       *evaluation.Reference
@@ -157,10 +169,16 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 		if ckpt, err = checkpoint.Read(ckptPath); err != nil {
 			return fmt.Errorf("-resume: %w", err)
 		}
+		asked := cfg
 		if cfg, err = model.ConfigOf(ckpt); err != nil {
 			return err
 		}
-		f.data = ckpt.Meta[metaData]
+		for _, msg := range ignoredFlags(f.set, asked, cfg) {
+			fmt.Fprintln(stderr, msg)
+		}
+		if !f.set["data"] {
+			f.data = ckpt.Meta[metaData]
+		}
 	} else if err := cfg.Check(); err != nil {
 		return flagError(err)
 	} else if _, err := os.Stat(ckptPath); err == nil {
@@ -180,9 +198,22 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 		}
 	}
 	arch, _ := model.LookupArch(cfg.Arch)
-	r := &session{f: f, dataArg: f.data}
-	if r.ds, err = data.Open(f.data, arch.C, arch.H, arch.W); err != nil {
+	r := &session{f: f}
+	if r.dataArg, err = absData(f.data); err != nil {
+		return err
+	}
+	if r.ds, err = data.Open(r.dataArg, arch.C, arch.H, arch.W); err != nil {
+		if ckpt != nil && !f.set["data"] {
+			return fmt.Errorf("-resume: the run's dataset: %w (pass -data with the same dataset where it is now)", err)
+		}
 		return fmt.Errorf("-data: %w", err)
+	}
+	if r.fingerprint, err = data.Fingerprint(r.ds); err != nil {
+		return f.skipHint(fmt.Errorf("-data: %w", err))
+	}
+	if ckpt != nil && ckpt.Meta[metaFingerprint] != "" && r.fingerprint != ckpt.Meta[metaFingerprint] {
+		return fmt.Errorf("-data %s is not the dataset of the run being resumed, %s (%s; the run's: %s)",
+			f.data, ckpt.Meta[metaData], r.fingerprint, ckpt.Meta[metaFingerprint])
 	}
 	if f.skipBad {
 		skipped := &skipLog{path: filepath.Join(f.out, skippedFile)}
@@ -375,7 +406,7 @@ func (r *session) save() error { return r.saveTo(filepath.Join(r.f.out, ckptFile
 // position and the best Fréchet distance so far).
 func (r *session) saveTo(path string) error {
 	pos := r.loader.Pos()
-	meta := map[string]string{metaEpoch: strconv.Itoa(pos.Epoch), metaBatch: strconv.Itoa(pos.Batch), metaData: r.dataArg}
+	meta := map[string]string{metaEpoch: strconv.Itoa(pos.Epoch), metaBatch: strconv.Itoa(pos.Batch), metaData: r.dataArg, metaFingerprint: r.fingerprint}
 	if !math.IsInf(r.best, 1) {
 		meta[metaBest] = strconv.FormatFloat(r.best, 'g', -1, 64)
 	}
@@ -525,4 +556,41 @@ func (f *trainFlags) skipHint(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w (-skip-bad-images skips image files that fail to load)", err)
+}
+
+// absData makes a dataset path absolute, so that a run resumes from any
+// working directory ("" is the embedded MNIST and stays "").
+func absData(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("-data %s: %w", path, err)
+	}
+	return abs, nil
+}
+
+// ignoredFlags says, for each configuration flag given to a resumed run
+// whose value differs from the run's, that it is ignored and why.
+func ignoredFlags(set map[string]bool, asked, run model.Config) []string {
+	var out []string
+	say := func(flag string, given, kept any) {
+		if set[flag] && fmt.Sprint(given) != fmt.Sprint(kept) {
+			out = append(out, fmt.Sprintf("-resume: ignoring -%s %v: the run being resumed has %v (a resumed run keeps its checkpoint's configuration)", flag, given, kept))
+		}
+	}
+	say("arch", asked.Arch, run.Arch)
+	say("model", asked.Model, run.Model)
+	say("batch", asked.Batch, run.Batch)
+	say("optim", asked.Optim.Kind, run.Optim.Kind)
+	say("lr", asked.Optim.LR, run.Optim.LR)
+	say("gamma", asked.Gamma, run.Gamma)
+	say("beta", asked.Beta, run.Beta)
+	say("init", asked.Init, run.Init)
+	say("equilibrium", !asked.NoEquilibrium, !run.NoEquilibrium)
+	say("margin", asked.Margin, run.Margin)
+	say("ema", asked.EMA, run.EMA)
+	say("seed", asked.Seed, run.Seed)
+	return out
 }
