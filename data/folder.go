@@ -108,20 +108,26 @@ func decodeBounded(path string) (image.Image, error) {
 		return nil, fmt.Errorf("data: %w", err)
 	}
 	defer f.Close()
-	cfg, _, err := image.DecodeConfig(f)
+	return decodeBoundedFrom(path, f)
+}
+
+// decodeBoundedFrom is decodeBounded on the file's contents r; name names
+// the file in errors.
+func decodeBoundedFrom(name string, r io.ReadSeeker) (image.Image, error) {
+	cfg, _, err := image.DecodeConfig(r)
 	if err != nil {
-		return nil, fmt.Errorf("data: %s: decode: %v", path, err)
+		return nil, fmt.Errorf("data: %s: decode: %v", name, err)
 	}
 	if cfg.Width > MaxImageSide || cfg.Height > MaxImageSide || cfg.Width*cfg.Height > MaxImagePixels {
 		return nil, fmt.Errorf("data: %s: image is %d×%d, beyond the limit of %d pixels a side and %d pixels in all (resize it first)",
-			path, cfg.Width, cfg.Height, MaxImageSide, MaxImagePixels)
+			name, cfg.Width, cfg.Height, MaxImageSide, MaxImagePixels)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("data: %s: %w", path, err)
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("data: %s: %w", name, err)
 	}
-	img, _, err := image.Decode(f)
+	img, _, err := image.Decode(r)
 	if err != nil {
-		return nil, fmt.Errorf("data: %s: decode: %v", path, err)
+		return nil, fmt.Errorf("data: %s: decode: %v", name, err)
 	}
 	return img, nil
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vaegan-go/vaegan/checkpoint"
 )
 
 // A run folder is locked while a run holds it: a second run is refused,
@@ -58,5 +61,35 @@ func TestRemoveTemporaries(t *testing.T) {
 	}
 	if !strings.Contains(msg.String(), "removed 3 temporary file(s)") {
 		t.Errorf("message %q, want one saying 3 files were removed", msg.String())
+	}
+}
+
+// On a full disk a run stops with an error that says so, and the last good
+// checkpoint stays on disk, loadable, with no temporary file beside it. The
+// disk is a 60 MB tmpfs (a checkpoint of this run is 41 MB, so the second
+// write cannot fit); the test is skipped, saying why, where mounting one is
+// not allowed.
+func TestFullDiskKeepsTheLastCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=60m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN): %v %s", err, bytes.TrimSpace(out))
+	}
+	defer exec.Command("umount", dir).Run()
+	err := run([]string{"-batch", "8", "-steps", "4", "-ckpt-every", "1", "-sample-every", "100", "-eval-every", "-1", "-out", dir})
+	if err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("training onto a full disk: %v, want an error saying no space is left", err)
+	}
+	f, err := checkpoint.Read(filepath.Join(dir, ckptFile))
+	if err != nil {
+		t.Fatalf("after the disk filled, the last checkpoint does not load: %v", err)
+	}
+	if st, err := f.Uint64("trainer.state", 2); err != nil || st[0] < 1 {
+		t.Errorf("the kept checkpoint's state: %v %v, want a step of the run", st, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if isTemporary(e.Name()) {
+			t.Errorf("the failed write left %s", e.Name())
+		}
 	}
 }
