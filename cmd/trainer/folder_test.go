@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"image"
 	"image/png"
@@ -140,4 +141,29 @@ func resumeFlags(t *testing.T, args ...string) *trainFlags {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// A checkpoint's configuration is bounded like the flags: one claiming a
+// batch of ten million (issue 9: sample -n 4 tried to allocate 94 GB) is
+// refused, naming the file and the value.
+func TestCheckpointConfigIsBounded(t *testing.T) {
+	out := t.TempDir()
+	if err := run([]string{"-batch", "8", "-steps", "1", "-eval-every", "-1", "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, ckptFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := binary.LittleEndian.Uint64(raw)
+	header := strings.Replace(string(raw[8:8+n]), `\"Batch\":8,`, `\"Batch\":10000000,`, 1)
+	if header == string(raw[8:8+n]) {
+		t.Fatalf("the checkpoint's header holds no batch of 8 to change:\n%.300s", raw[8:8+n])
+	}
+	bad := filepath.Join(out, "bad.safetensors")
+	os.WriteFile(bad, append(append(binary.LittleEndian.AppendUint64(nil, uint64(len(header))), header...), raw[8+n:]...), 0o644)
+	err = run([]string{"sample", "-ckpt", bad, "-n", "4", "-out", filepath.Join(out, "s.png")})
+	if err == nil || !strings.Contains(err.Error(), "bad.safetensors") || !strings.Contains(err.Error(), "Batch 10000000") {
+		t.Errorf("sampling from a checkpoint claiming a batch of 10,000,000: %v, want an error naming the file and the value", err)
+	}
 }
