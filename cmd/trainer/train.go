@@ -209,7 +209,7 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 		return fmt.Errorf("-data: %w", err)
 	}
 	if r.fingerprint, err = data.Fingerprint(r.ds); err != nil {
-		return f.skipHint(fmt.Errorf("-data: %w", err))
+		return f.skipHint(err)
 	}
 	if ckpt != nil && ckpt.Meta[metaFingerprint] != "" && r.fingerprint != ckpt.Meta[metaFingerprint] {
 		return fmt.Errorf("-data %s is not the dataset of the run being resumed, %s (%s; the run's: %s)",
