@@ -235,6 +235,10 @@ func (f *File) Has(name string) bool {
 	return ok
 }
 
+// Dtype returns the dtype of the named tensor ("F32", "I64", "U64"), or ""
+// when there is none.
+func (f *File) Dtype(name string) string { return f.entries[name].dtype }
+
 // Shape returns the shape of the named tensor and whether it exists.
 func (f *File) Shape(name string) ([]int, bool) {
 	e, ok := f.entries[name]
@@ -260,39 +264,30 @@ func (f *File) bytesOf(name, dtype string, shape []int) ([]byte, error) {
 // missing, has another dtype, or its shape differs from shape (a scalar has
 // the empty shape).
 func (f *File) Float32(name string, shape ...int) ([]float32, error) {
-	b, err := f.bytesOf(name, "F32", shape)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out, nil
+	return decode(f, name, "F32", shape, func(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) })
 }
 
 // Uint64 returns a copy of the named U64 tensor, with the checks of Float32.
 func (f *File) Uint64(name string, shape ...int) ([]uint64, error) {
-	b, err := f.bytesOf(name, "U64", shape)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]uint64, len(b)/8)
-	for i := range out {
-		out[i] = binary.LittleEndian.Uint64(b[8*i:])
-	}
-	return out, nil
+	return decode(f, name, "U64", shape, binary.LittleEndian.Uint64)
 }
 
 // Int64 returns a copy of the named I64 tensor, with the checks of Float32.
 func (f *File) Int64(name string, shape ...int) ([]int64, error) {
-	b, err := f.bytesOf(name, "I64", shape)
+	return decode(f, name, "I64", shape, func(b []byte) int64 { return int64(binary.LittleEndian.Uint64(b)) })
+}
+
+// decode checks the named tensor (bytesOf) and decodes each element of its
+// dtype with elem.
+func decode[T any](f *File, name, dtype string, shape []int, elem func([]byte) T) ([]T, error) {
+	b, err := f.bytesOf(name, dtype, shape)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]int64, len(b)/8)
+	size := dtypeSize[dtype]
+	out := make([]T, len(b)/size)
 	for i := range out {
-		out[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+		out[i] = elem(b[size*i:])
 	}
 	return out, nil
 }

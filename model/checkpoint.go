@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -16,8 +17,11 @@ import (
 //
 //	optim.<net>.exp_avg, optim.<net>.exp_avg_sq  Adam moments over the
 //	    network's parameters flattened in declaration order (RMSProp: square_avg)
-//	optim.<net>.step                             updates applied (U64 [1])
-//	trainer.state                                steps, noise counter (U64 [2])
+//	optim.<net>.step                             updates applied (I64 [1])
+//	trainer.state                                steps, noise counter (I64 [2])
+//
+// Counters are I64, what PyTorch stores num_batches_tracked as (torch has no
+// uint64 before 2.3); files of earlier versions, with U64 counters, load too.
 //	ema.<decoder tensor name>                    the decoder's weight average
 //	    (Config.EMA), e.g. ema.dec.fc.weight
 //
@@ -72,14 +76,14 @@ func (t *Trainer) Save(path string, extra map[string]string) (err error) {
 		} else {
 			f32(net+".square_avg", o.v)
 		}
-		ts = append(ts, checkpoint.U64(net+".step", []int{1}, []uint64{uint64(o.t)}))
+		ts = append(ts, checkpoint.I64(net+".step", []int{1}, []int64{int64(o.t)}))
 	}
 	if t.ema != nil {
 		for _, v := range t.Nets.Dec.views(t.ema.avg) {
 			f32(emaPrefix+v.name, v.t)
 		}
 	}
-	ts = append(ts, checkpoint.U64("trainer.state", []int{2}, []uint64{uint64(t.Steps), t.Noise}))
+	ts = append(ts, checkpoint.I64("trainer.state", []int{2}, []int64{int64(t.Steps), int64(t.Noise)}))
 	return checkpoint.Write(path, ts, meta)
 }
 
@@ -153,7 +157,7 @@ func (t *Trainer) Load(f *checkpoint.File, weightsOnly bool) (err error) {
 		} else if err := load(net+".square_avg", o.v); err != nil {
 			return err
 		}
-		n, err := f.Uint64(net+".step", 1)
+		n, err := counters(f, net+".step", 1)
 		if err != nil {
 			return err
 		}
@@ -169,12 +173,44 @@ func (t *Trainer) Load(f *checkpoint.File, weightsOnly bool) (err error) {
 	if weightsOnly {
 		return nil
 	}
-	st, err := f.Uint64("trainer.state", 2)
+	st, err := counters(f, "trainer.state", 2)
 	if err != nil {
 		return err
 	}
-	t.Steps, t.Noise = int(st[0]), st[1]
+	t.Steps, t.Noise = int(st[0]), uint64(st[1])
 	return nil
+}
+
+// counters reads a tensor of n non-negative counters: I64, or U64 as
+// checkpoints of earlier versions stored them.
+func counters(f *checkpoint.File, name string, n int) ([]int64, error) {
+	if shape, ok := f.Shape(name); ok && f.Dtype(name) == "U64" {
+		u, err := f.Uint64(name, shape...)
+		if err != nil {
+			return nil, err
+		}
+		if len(u) != n {
+			return nil, fmt.Errorf("checkpoint %s: tensor %s has %d elements, want %d", f.Path, name, len(u), n)
+		}
+		out := make([]int64, n)
+		for i, v := range u {
+			if v > math.MaxInt64 {
+				return nil, fmt.Errorf("checkpoint %s: tensor %s: counter %d out of range", f.Path, name, v)
+			}
+			out[i] = int64(v)
+		}
+		return out, nil
+	}
+	c, err := f.Int64(name, n)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range c {
+		if v < 0 {
+			return nil, fmt.Errorf("checkpoint %s: tensor %s: counter %d, want a non-negative count", f.Path, name, v)
+		}
+	}
+	return c, nil
 }
 
 // MetaInt reads an integer metadata entry.

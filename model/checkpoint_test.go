@@ -160,6 +160,90 @@ func TestCheckpointLoadsInPyTorch(t *testing.T) {
 	}
 }
 
+// The README's loading snippet runs as written against Debian's PyTorch
+// (1.13) with the real safetensors library's dtype rules, which refuse a
+// U64 tensor on a torch without uint64: checkpoints store counters as I64.
+func TestREADMESnippetLoads(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import torch").Run(); err != nil {
+		t.Skip("no /usr/bin/python3 with torch (apt-get install python3-torch)")
+	}
+	tr, err := NewTrainer(cpu.New(2), Config{Arch: "mnist", Model: VAEGAN, Batch: 2, Optim: OptimConfig{Kind: "adam"}, EMA: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Step(batchFor(tr.Arch, 2, 0)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "checkpoint.safetensors")
+	if err := tr.Save(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(py, "../reference/torch/readme_snippet.py", "../README.md", path).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Errorf("the README's snippet on a checkpoint: %v\n%s", err, out)
+	}
+}
+
+// Checkpoints of earlier versions, whose counters are U64, still load and
+// resume at the same step and noise position.
+func TestU64CountersLoad(t *testing.T) {
+	cfg := Config{Arch: "mnist", Model: VAEGAN, Batch: 2, Optim: OptimConfig{Kind: "adam"}}
+	tr, err := NewTrainer(cpu.New(2), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := range 3 {
+		if _, err := tr.Step(batchFor(tr.Arch, 2, s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	path, old := filepath.Join(dir, "new.safetensors"), filepath.Join(dir, "old.safetensors")
+	if err := tr.Save(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := checkpoint.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []checkpoint.Tensor
+	for _, name := range f.Names() {
+		shape, _ := f.Shape(name)
+		switch f.Dtype(name) {
+		case "F32":
+			v, _ := f.Float32(name, shape...)
+			ts = append(ts, checkpoint.F32(name, shape, v))
+		case "I64":
+			v, _ := f.Int64(name, shape...)
+			u := make([]uint64, len(v))
+			for i := range v {
+				u[i] = uint64(v[i])
+			}
+			ts = append(ts, checkpoint.U64(name, shape, u))
+		default:
+			t.Fatalf("tensor %s has dtype %s", name, f.Dtype(name))
+		}
+	}
+	if err := checkpoint.Write(old, ts, f.Meta); err != nil {
+		t.Fatal(err)
+	}
+	g, err := checkpoint.Read(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Dtype("trainer.state") != "U64" {
+		t.Fatalf("the rewritten file stores trainer.state as %s, want U64", g.Dtype("trainer.state"))
+	}
+	back, _ := NewTrainer(cpu.New(2), cfg)
+	if err := back.Load(g, false); err != nil {
+		t.Fatalf("loading a checkpoint with U64 counters: %v", err)
+	}
+	if back.Steps != tr.Steps || back.Noise != tr.Noise || back.opt[1].t != tr.opt[1].t {
+		t.Errorf("counters from U64: steps %d noise %d adam %d, want %d %d %d", back.Steps, back.Noise, back.opt[1].t, tr.Steps, tr.Noise, tr.opt[1].t)
+	}
+}
+
 // A step that fails (a NaN loss, or a gradient that is not finite) stops
 // before any update and leaves the whole state as it was: the checkpoint
 // written after it is byte for byte the one written before (weights,

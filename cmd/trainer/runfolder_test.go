@@ -83,7 +83,7 @@ func TestFullDiskKeepsTheLastCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatalf("after the disk filled, the last checkpoint does not load: %v", err)
 	}
-	if st, err := f.Uint64("trainer.state", 2); err != nil || st[0] < 1 {
+	if st, err := f.Int64("trainer.state", 2); err != nil || st[0] < 1 {
 		t.Errorf("the kept checkpoint's state: %v %v, want a step of the run", st, err)
 	}
 	entries, _ := os.ReadDir(dir)
