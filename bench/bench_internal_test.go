@@ -243,7 +243,7 @@ func TestTorchStep(t *testing.T) {
 		t.Skip(python + " cannot import torch")
 	}
 	t.Chdir("..") // torch_step.py is found from the repository root
-	for _, m := range model.ModelNames {
+	for _, m := range model.ModelNames() {
 		r, err := startTorch("mnist", m, "cpu", 4, 1)
 		if err != nil {
 			t.Fatal(err)

@@ -29,7 +29,7 @@ func parseFlags(args []string, torchDefault bool) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&c.device, "device", "cpu", "devices to measure: cpu, cuda or all")
 	fs.StringVar(&c.arch, "arch", "mnist", "architecture: mnist, celeba64 or all")
-	fs.StringVar(&c.model, "model", model.VAEGAN, "model: "+strings.Join(model.ModelNames, ", ")+" or all")
+	fs.StringVar(&c.model, "model", model.VAEGAN, "model: "+strings.Join(model.ModelNames(), ", ")+" or all")
 	fs.IntVar(&c.batch, "batch", 64, "images per training step")
 	fs.IntVar(&c.threads, "threads", runtime.NumCPU(), "CPU threads, for the cpu backend and for PyTorch")
 	fs.IntVar(&c.steps, "steps", 0, "timed training steps per round, after one warm-up step; 0: as many as fit in about 10 s on the slowest side (2 to 10)")
@@ -69,8 +69,8 @@ func parseFlags(args []string, torchDefault bool) (config, error) {
 			return c, fmt.Errorf("-arch: %w", err)
 		}
 	}
-	if c.model != "all" && !slices.Contains(model.ModelNames, c.model) {
-		return c, fmt.Errorf("-model %q: want one of %s or all", c.model, strings.Join(model.ModelNames, ", "))
+	if c.model != "all" && !slices.Contains(model.ModelNames(), c.model) {
+		return c, fmt.Errorf("-model %q: want one of %s or all", c.model, strings.Join(model.ModelNames(), ", "))
 	}
 	return c, nil
 }
@@ -112,7 +112,7 @@ func run(c config) error {
 		archNames = []string{"mnist", "celeba64"}
 	}
 	if c.model == "all" {
-		models = model.ModelNames
+		models = model.ModelNames()
 	}
 	res := results{Machine: machine{Date: time.Now().Format(time.DateTime), CPU: cpuModel(),
 		Cores: runtime.NumCPU(), Go: runtime.Version(), OMPWaitPolicy: c.ompWait, Command: "go run ./bench " + strings.Join(os.Args[1:], " ")}}

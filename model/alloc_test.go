@@ -9,7 +9,7 @@ import (
 // A training step allocates nothing: every tensor is allocated when the
 // trainer is made.
 func TestStepAllocatesNothing(t *testing.T) {
-	for _, m := range ModelNames {
+	for _, m := range ModelNames() {
 		tr, err := NewTrainer(cpu.New(2), Config{Arch: "mnist", Model: m, Batch: 8, Optim: OptimConfig{Kind: "adam"}, Seed: 1})
 		if err != nil {
 			t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 //
 // Counters are I64, what PyTorch stores num_batches_tracked as (torch has no
 // uint64 before 2.3); files of earlier versions, with U64 counters, load too.
+//
 //	ema.<decoder tensor name>                    the decoder's weight average
 //	    (Config.EMA), e.g. ema.dec.fc.weight
 //

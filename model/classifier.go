@@ -417,19 +417,19 @@ func LoadClassifier(b backend.Backend, f *checkpoint.File) (c *Classifier, err e
 //go:embed classifiers
 var classifierFiles embed.FS
 
-// ClassifierDatasets are the datasets EmbeddedClassifier has weights for.
-var ClassifierDatasets = []string{"mnist", "fashion-mnist"}
+// ClassifierDatasets lists the datasets EmbeddedClassifier has weights for.
+func ClassifierDatasets() []string { return []string{"mnist", "fashion-mnist"} }
 
 // EmbeddedClassifier returns the committed classifier trained on dataset
 // ("mnist" or "fashion-mnist"), made on b. Its Meta holds how it was
 // trained and its test accuracy ("test_accuracy").
 func EmbeddedClassifier(b backend.Backend, dataset string) (*Classifier, error) {
 	known := false
-	for _, d := range ClassifierDatasets {
+	for _, d := range ClassifierDatasets() {
 		known = known || d == dataset
 	}
 	if !known {
-		return nil, fmt.Errorf("no embedded classifier for dataset %q (want one of %v)", dataset, ClassifierDatasets)
+		return nil, fmt.Errorf("no embedded classifier for dataset %q (want one of %v)", dataset, ClassifierDatasets())
 	}
 	name := "classifiers/" + dataset + ".safetensors"
 	raw, err := classifierFiles.ReadFile(name)

@@ -123,7 +123,7 @@ func checkStepFixture(t *testing.T, b backend.Backend, modelName string) {
 }
 
 func TestStepMatchesPyTorch(t *testing.T) {
-	for _, m := range ModelNames {
+	for _, m := range ModelNames() {
 		t.Run(m, func(t *testing.T) { checkStepFixture(t, cpu.New(2), m) })
 	}
 }

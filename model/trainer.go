@@ -18,7 +18,7 @@ const (
 )
 
 // ModelNames lists the models in the order the CLI shows them.
-var ModelNames = []string{VAEGAN, VAEGAN3, VAE, GAN}
+func ModelNames() []string { return []string{VAEGAN, VAEGAN3, VAE, GAN} }
 
 // The equilibrium rule's centre and default margin (Larsen et al.'s code).
 const (
@@ -171,8 +171,8 @@ func (c *Config) Check() error {
 	if _, ok := archs[c.Arch]; !ok {
 		return &ConfigError{"Arch", fmt.Sprintf("%q", c.Arch), fmt.Sprintf("want one of %v", ArchNames())}
 	}
-	if !slices.Contains(ModelNames, c.Model) {
-		return &ConfigError{"Model", fmt.Sprintf("%q", c.Model), fmt.Sprintf("want one of %v", ModelNames)}
+	if !slices.Contains(ModelNames(), c.Model) {
+		return &ConfigError{"Model", fmt.Sprintf("%q", c.Model), fmt.Sprintf("want one of %v", ModelNames())}
 	}
 	if c.Batch < 2 || c.Batch > MaxBatch {
 		return &ConfigError{"Batch", fmt.Sprint(c.Batch), fmt.Sprintf("want 2 to %d (BatchNorm needs more than one sample)", MaxBatch)}

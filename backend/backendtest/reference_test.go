@@ -218,7 +218,7 @@ func TestLossReferenceGradients(t *testing.T) {
 func TestOpsCoverBackend(t *testing.T) {
 	notOps := map[string]bool{"Name": true, "New": true, "Free": true, "Upload": true, "Download": true, "Sync": true}
 	seen := map[string]int{}
-	for _, op := range Ops {
+	for _, op := range Ops() {
 		seen[op]++
 	}
 	it := reflect.TypeFor[backend.Backend]()

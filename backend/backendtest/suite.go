@@ -49,9 +49,7 @@ var cases = []opCase{
 
 // Ops lists the Backend methods that compute, each of which Run tests in a
 // subtest of the same name.
-var Ops = opNames()
-
-func opNames() []string {
+func Ops() []string {
 	names := make([]string, len(cases))
 	for i, c := range cases {
 		names[i] = c.name

@@ -61,7 +61,7 @@ func loadClassifierData(name, dir string) (*classifierData, error) {
 		}
 		return d, nil
 	}
-	return nil, fmt.Errorf("-data %q: want one of %v", name, model.ClassifierDatasets)
+	return nil, fmt.Errorf("-data %q: want one of %v", name, model.ClassifierDatasets())
 }
 
 func classifier(args []string) error {

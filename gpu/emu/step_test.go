@@ -21,7 +21,7 @@ import (
 // first update is lr·sign(g), which rounding flips where g is near zero.)
 func TestTrainingStepMatchesCPU(t *testing.T) {
 	const batch = 4
-	for _, m := range model.ModelNames {
+	for _, m := range model.ModelNames() {
 		t.Run(m, func(t *testing.T) {
 			cfg := model.Config{Arch: "mnist", Model: m, Batch: batch, Optim: model.OptimConfig{Kind: "adam"}, Seed: 9, NoEquilibrium: true}
 			var results [2]model.Result
