@@ -243,8 +243,7 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	if total == 0 {
 		total = f.epochs * perEpoch
 	}
-	names := lossNames(cfg.Model)
-	if r.log, err = report.OpenLossLog(filepath.Join(f.out, lossCSV), names, r.tr.Steps); err != nil {
+	if r.log, err = report.OpenLossLog(filepath.Join(f.out, lossCSV), columnNames(lossColumns(cfg.Model)), r.tr.Steps); err != nil {
 		return err
 	}
 	defer r.log.Close()
@@ -276,10 +275,10 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 func (r *session) loop(ctx context.Context, total int, stderr *os.File) error {
 	prog := report.NewProgress(stderr, total)
 	defer prog.Done()
-	tr, B := r.tr, r.tr.Cfg.Batch
-	names := lossNames(tr.Cfg.Model)
-	named := make([]report.NamedValue, len(names))
-	values := make([]float64, len(names))
+	tr, batchSize := r.tr, r.tr.Cfg.Batch
+	cols := lossColumns(tr.Cfg.Model)
+	named := make([]report.NamedValue, len(cols))
+	values := make([]float64, len(cols))
 	last := time.Now()
 	for tr.Steps < total {
 		if ctx.Err() != nil {
@@ -301,11 +300,11 @@ func (r *session) loop(ctx context.Context, total int, stderr *os.File) error {
 			return fmt.Errorf("%w; stopped, the last good checkpoint is %s", err, last)
 		}
 		now := time.Now()
-		ips := float64(B) / now.Sub(last).Seconds()
+		ips := float64(batchSize) / now.Sub(last).Seconds()
 		last = now
-		lossValues(tr.Cfg.Model, res, values)
-		for i := range names {
-			named[i] = report.NamedValue{Name: names[i], Value: values[i]}
+		for i, c := range cols {
+			values[i] = c.value(res)
+			named[i] = report.NamedValue{Name: c.name, Value: values[i]}
 		}
 		step := tr.Steps
 		prog.Update(step, batch.Pos.Epoch, named, ips)
@@ -464,33 +463,48 @@ func interleaveRows(in, rec []float32, size, cols int) []float32 {
 	return out
 }
 
-// lossNames are the CSV columns and progress labels of a model's losses.
-func lossNames(m string) []string {
-	switch m {
-	case model.VAE:
-		return []string{"kl", "rec"}
-	case model.GAN:
-		return []string{"dis", "adv", "dis_real", "dis_fake"}
-	}
-	return []string{"kl", "like", "dis", "adv", "dis_real", "dis_fake", "upd_dis", "upd_dec"}
+// lossColumn is one column of the loss log and one label of the progress
+// line: its name and how a step's result gives its value.
+type lossColumn struct {
+	name  string
+	value func(model.Result) float64
 }
 
-// lossValues fills dst with r's values in lossNames order.
-func lossValues(m string, r model.Result, dst []float64) {
-	b2f := func(b bool) float64 {
+// lossColumns are the columns of a model's losses, in log order.
+func lossColumns(m string) []lossColumn {
+	flag := func(b bool) float64 {
 		if b {
 			return 1
 		}
 		return 0
 	}
+	kl := lossColumn{"kl", func(r model.Result) float64 { return r.KL }}
+	dis := []lossColumn{
+		{"dis", func(r model.Result) float64 { return r.Dis }},
+		{"adv", func(r model.Result) float64 { return r.Adv }},
+		{"dis_real", func(r model.Result) float64 { return r.DisReal }},
+		{"dis_fake", func(r model.Result) float64 { return r.DisFake }},
+	}
 	switch m {
 	case model.VAE:
-		copy(dst, []float64{r.KL, r.Like})
+		return []lossColumn{kl, {"rec", func(r model.Result) float64 { return r.Like }}}
 	case model.GAN:
-		copy(dst, []float64{r.Dis, r.Adv, r.DisReal, r.DisFake})
-	default:
-		copy(dst, []float64{r.KL, r.Like, r.Dis, r.Adv, r.DisReal, r.DisFake, b2f(r.UpdateDis), b2f(r.UpdateDec)})
+		return dis
 	}
+	cols := []lossColumn{kl, {"like", func(r model.Result) float64 { return r.Like }}}
+	cols = append(cols, dis...)
+	return append(cols,
+		lossColumn{"upd_dis", func(r model.Result) float64 { return flag(r.UpdateDis) }},
+		lossColumn{"upd_dec", func(r model.Result) float64 { return flag(r.UpdateDec) }})
+}
+
+// columnNames are the names of cols.
+func columnNames(cols []lossColumn) []string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	return names
 }
 
 // configFlags are the flags of trainer train that set each model.Config field.
