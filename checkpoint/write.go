@@ -1,14 +1,14 @@
 package checkpoint
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 	"strconv"
+
+	"github.com/vaegan-go/vaegan/atomicfile"
 )
 
 // Write writes the tensors, in the given order, and the metadata (may be nil)
@@ -90,52 +90,18 @@ func encodeHeader(tensors []Tensor, meta map[string]string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// writeAtomic writes the file to a temporary file next to path and renames it
-// over path.
+// writeAtomic writes the file through atomicfile.Write.
 func writeAtomic(path string, header []byte, tensors []Tensor) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	renamed := false
-	defer func() {
-		if !renamed {
-			tmp.Close()
-			os.Remove(tmp.Name())
+	return atomicfile.Write(path, func(w io.Writer) error {
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(len(header)))
+		w.Write(n[:])
+		w.Write(header)
+		for _, t := range tensors {
+			if _, err := w.Write(t.Data); err != nil {
+				return err
+			}
 		}
-	}()
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(len(header)))
-	w.Write(n[:])
-	w.Write(header)
-	for _, t := range tensors {
-		w.Write(t.Data)
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	renamed = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing directory: %w", err)
-	}
-	return nil
+		return nil
+	})
 }
