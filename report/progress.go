@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // NamedValue is one named number shown on the progress line, e.g. a loss.
@@ -53,21 +55,17 @@ type Progress struct {
 }
 
 // NewProgress returns a Progress writing to w for a run of total steps
-// (total <= 0: unknown). It redraws in place when w is an *os.File on a
-// character device (a terminal), and prints a line every 100 updates
-// otherwise.
+// (total <= 0: unknown). It redraws in place when w is a terminal, and
+// prints a line every 100 updates otherwise.
 func NewProgress(w io.Writer, total int) *Progress {
 	return &Progress{Every: 100, w: w, total: total, terminal: isTerminal(w), now: time.Now}
 }
 
-// isTerminal reports whether w is a file on a character device.
+// isTerminal reports whether w is a terminal (golang.org/x/term asks the
+// terminal driver, so /dev/null, a character device too, is not one).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // Update records that step (of epoch) has finished with the given losses

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"os"
 	"testing"
 	"time"
 )
@@ -101,5 +102,18 @@ func TestProgressUpdateAllocs(t *testing.T) {
 	update() // grow the buffers
 	if a := testing.AllocsPerRun(100, update); a != 0 {
 		t.Errorf("Update allocates %v times per call, want 0", a)
+	}
+}
+
+// /dev/null is a character device but no terminal: a run writing its
+// progress there prints plain lines, not carriage-return redraws.
+func TestDevNullIsNotATerminal(t *testing.T) {
+	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Errorf("%s is taken for a terminal", os.DevNull)
 	}
 }
