@@ -56,16 +56,6 @@ func Kernels() []Kernel {
 	return ks
 }
 
-// Names lists the name of every kernel of the sources, sorted.
-func Names() []string {
-	var names []string
-	for _, k := range Kernels() {
-		names = append(names, k.Name)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // SourceFiles lists the .cu files of the sources, sorted.
 func SourceFiles() []string {
 	files, err := fs.Glob(Sources, "*.cu")
