@@ -19,6 +19,7 @@ type Arch struct {
 // choose them, picked from measured sample quality (docs/quality.md).
 type Defaults struct {
 	Gamma       float64 // γ, the decoder's weight on L_like
+	Beta        float64 // β, the encoder's weight on L_like (the spec's is 1)
 	Init        string  // weight initialization (InitPyTorch or InitDCGAN)
 	Equilibrium bool    // whether the equilibrium rule is on
 	EMA         float64 // decay of the decoder's weight average; 0: none
@@ -40,11 +41,11 @@ type Nets struct {
 var archs = map[string]*Arch{
 	// mnist: measured over 3,500-step runs at three seeds (docs/quality.md).
 	"mnist": {Name: "mnist", C: 1, H: 28, W: 28, Latent: 32, build: buildMNIST,
-		Defaults: Defaults{Gamma: 0.01, Init: InitPyTorch, Equilibrium: false}},
+		Defaults: Defaults{Gamma: 0.01, Beta: 1, Init: InitPyTorch, Equilibrium: false}},
 	// celeba64: not measured yet (a step takes 15–20 s on the CPU); the
 	// earlier choices stay.
 	"celeba64": {Name: "celeba64", C: 3, H: 64, W: 64, Latent: 128, build: buildCelebA64,
-		Defaults: Defaults{Gamma: 1, Init: InitDCGAN, Equilibrium: true}},
+		Defaults: Defaults{Gamma: 1, Beta: 1, Init: InitDCGAN, Equilibrium: true}},
 }
 
 // LookupArch returns the architecture with the given name.

@@ -108,6 +108,9 @@ func ConfigOf(f *checkpoint.File) (Config, error) {
 	if err := c.Check(); err != nil {
 		return c, fmt.Errorf("checkpoint %s: %v", f.Path, err)
 	}
+	if c.Beta == 0 {
+		c.Beta = 1 // what 0 meant when β's default was the spec's for every architecture
+	}
 	return c, nil
 }
 

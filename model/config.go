@@ -26,7 +26,9 @@ type Config struct {
 	// Gamma weighs L_like in the decoder's loss; 0 picks the architecture's
 	// default (Arch.Defaults).
 	Gamma float64
-	// Beta weighs L_like in the encoder's loss; 0 picks the spec's β = 1.
+	// Beta weighs L_like in the encoder's loss; 0 picks the architecture's
+	// default (Arch.Defaults). In a checkpoint, 0 is read as 1: what it
+	// meant when it was written.
 	Beta float64 `json:",omitempty"`
 	// Init names the weight initialization (InitPyTorch or InitDCGAN);
 	// "" picks the architecture's default (Arch.Defaults).
@@ -44,9 +46,6 @@ type Config struct {
 	EMA  float64 `json:",omitempty"`
 	Seed uint64
 }
-
-// DefaultBeta is β when Config.Beta is 0 (shared/spec/models.md: β = 1).
-const DefaultBeta = 1.0
 
 // Check validates a configuration and names the offending field.
 func (c *Config) Check() error {

@@ -31,7 +31,7 @@ func fixtureTrainer(t *testing.T, b backend.Backend, modelName string) (*Trainer
 		t.Fatal(err)
 	}
 	tr, err := NewTrainer(b, Config{Arch: "mnist", Model: modelName, Batch: fixtureBatch, Gamma: fixtureGamma,
-		NoEquilibrium: true, Optim: OptimConfig{Kind: "adam"}})
+		Beta: 1, NoEquilibrium: true, Optim: OptimConfig{Kind: "adam"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,7 +137,7 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 		t.Gamma = a.Defaults.Gamma
 	}
 	if t.Beta == 0 {
-		t.Beta = DefaultBeta
+		t.Beta = a.Defaults.Beta
 	}
 	n, batch, L := t.Nets, cfg.Batch, a.Latent
 	rows := batch // images the discriminator sees per step

@@ -87,7 +87,7 @@ func parseTrainFlags(args []string) (*trainFlags, error) {
 	fs.StringVar(&f.optim, "optim", "adam", "optimizer: adam (lr 2e-4, β 0.5, 0.999) or rmsprop (lr 3e-4, decay 0.9)")
 	fs.Float64Var(&f.lr, "lr", 0, "learning rate (0: the optimizer's default)")
 	fs.Float64Var(&f.gamma, "gamma", 0, "weight γ of L_like in the decoder's loss (0: the architecture's default)")
-	fs.Float64Var(&f.beta, "beta", 0, "weight β of L_like in the encoder's loss (0: the spec's 1)")
+	fs.Float64Var(&f.beta, "beta", 0, "weight β of L_like in the encoder's loss (0: the architecture's default)")
 	fs.StringVar(&f.init, "init", "", "weight initialization: pytorch (PyTorch's layer defaults) or dcgan (N(0, 0.02)) (default: the architecture's)")
 	fs.Float64Var(&f.margin, "margin", 0, "the equilibrium rule's margin around 0.68 (0: the default 0.35)")
 	fs.Float64Var(&f.ema, "ema", 0, "decay of the moving average of the decoder's weights that sampling uses; 0: none\n(default: the architecture's: none for both)")
@@ -156,11 +156,23 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 		Optim: model.OptimConfig{Kind: f.optim, LR: f.lr}, Init: f.init, EMA: f.ema, Margin: f.margin,
 		NoEquilibrium: !f.equilibrium, Seed: f.seed}
 	if a, err := model.LookupArch(f.arch); err == nil {
+		// The architecture's defaults are written into the configuration, so
+		// that the checkpoint holds the values the run used and a resume
+		// keeps them even if a later version changes the defaults.
 		if !f.set["equilibrium"] {
 			cfg.NoEquilibrium = !a.Defaults.Equilibrium
 		}
 		if !f.set["ema"] {
 			cfg.EMA = a.Defaults.EMA
+		}
+		if cfg.Gamma == 0 {
+			cfg.Gamma = a.Defaults.Gamma
+		}
+		if cfg.Beta == 0 {
+			cfg.Beta = a.Defaults.Beta
+		}
+		if cfg.Init == "" {
+			cfg.Init = a.Defaults.Init
 		}
 	}
 	ckptPath := filepath.Join(f.out, ckptFile)
