@@ -66,11 +66,11 @@ func TestSmallFolderTrains(t *testing.T) {
 // One corrupt image stops a run, naming the file and the flag that skips
 // it; with -skip-bad-images the run goes on and lists what it skipped.
 func TestSkipBadImages(t *testing.T) {
-	dir := writeFolder(t, 12, 3, 7)
+	dir := writeFolder(t, 12, 0, 7) // img00 is among the images the run fingerprints
 	out := t.TempDir()
 	err := run([]string{"-data", dir, "-batch", "4", "-steps", "6", "-eval-every", "-1", "-out", out})
-	if err == nil || !strings.Contains(err.Error(), "img03.png") || !strings.Contains(err.Error(), "-skip-bad-images") {
-		t.Errorf("a corrupt image: %v, want an error naming img03.png and -skip-bad-images", err)
+	if err == nil || !strings.Contains(err.Error(), "img00.png") || !strings.Contains(err.Error(), "-skip-bad-images") {
+		t.Errorf("a corrupt image: %v, want an error naming img00.png and -skip-bad-images", err)
 	}
 	out = t.TempDir()
 	if err := run([]string{"-data", dir, "-batch", "4", "-steps", "6", "-eval-every", "-1", "-skip-bad-images", "-out", out}); err != nil {
@@ -81,8 +81,8 @@ func TestSkipBadImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(list)), "\n")
-	if len(lines) != 2 || !strings.Contains(string(list), "img03.png") || !strings.Contains(string(list), "img07.png") {
-		t.Errorf("%s lists:\n%s\nwant img03.png and img07.png, once each", skippedFile, list)
+	if len(lines) != 2 || !strings.Contains(string(list), "img00.png") || !strings.Contains(string(list), "img07.png") {
+		t.Errorf("%s lists:\n%s\nwant img00.png and img07.png, once each", skippedFile, list)
 	}
 }
 
@@ -165,5 +165,16 @@ func TestCheckpointConfigIsBounded(t *testing.T) {
 	err = run([]string{"sample", "-ckpt", bad, "-n", "4", "-out", filepath.Join(out, "s.png")})
 	if err == nil || !strings.Contains(err.Error(), "bad.safetensors") || !strings.Contains(err.Error(), "Batch 10000000") {
 		t.Errorf("sampling from a checkpoint claiming a batch of 10,000,000: %v, want an error naming the file and the value", err)
+	}
+}
+
+// A run that fails before it starts (a missing dataset) leaves no folder.
+func TestFailedStartWritesNothing(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	if err := run([]string{"-data", filepath.Join(t.TempDir(), "missing"), "-out", out}); err == nil {
+		t.Fatal("a missing dataset was accepted")
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("a run refused for its dataset created %s", out)
 	}
 }

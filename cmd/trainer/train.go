@@ -196,6 +196,17 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	} else if _, err := os.Stat(ckptPath); err == nil {
 		return fmt.Errorf("-out %s already holds a checkpoint: pass -resume to continue that run, or choose another -out", f.out)
 	}
+	arch, _ := model.LookupArch(cfg.Arch)
+	r := &session{f: f}
+	if r.dataArg, err = absData(f.data); err != nil {
+		return err
+	}
+	if r.ds, err = data.Open(r.dataArg, arch.C, arch.H, arch.W); err != nil {
+		if ckpt != nil && !f.set["data"] {
+			return fmt.Errorf("-resume: the run's dataset: %w (pass -data with the same dataset where it is now)", err)
+		}
+		return fmt.Errorf("-data: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Join(f.out, samplesDir), 0o755); err != nil {
 		return err
 	}
@@ -209,16 +220,10 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 			return err
 		}
 	}
-	arch, _ := model.LookupArch(cfg.Arch)
-	r := &session{f: f}
-	if r.dataArg, err = absData(f.data); err != nil {
-		return err
-	}
-	if r.ds, err = data.Open(r.dataArg, arch.C, arch.H, arch.W); err != nil {
-		if ckpt != nil && !f.set["data"] {
-			return fmt.Errorf("-resume: the run's dataset: %w (pass -data with the same dataset where it is now)", err)
-		}
-		return fmt.Errorf("-data: %w", err)
+	if f.skipBad {
+		skipped := &skipLog{path: filepath.Join(f.out, skippedFile)}
+		r.ds = data.SkipBad(r.ds, skipped.add)
+		defer skipped.report(stderr)
 	}
 	if r.fingerprint, err = data.Fingerprint(r.ds); err != nil {
 		return f.skipHint(err)
@@ -226,11 +231,6 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	if ckpt != nil && ckpt.Meta[metaFingerprint] != "" && r.fingerprint != ckpt.Meta[metaFingerprint] {
 		return fmt.Errorf("-data %s is not the dataset of the run being resumed, %s (%s; the run's: %s)",
 			f.data, ckpt.Meta[metaData], r.fingerprint, ckpt.Meta[metaFingerprint])
-	}
-	if f.skipBad {
-		skipped := &skipLog{path: filepath.Join(f.out, skippedFile)}
-		r.ds = data.SkipBad(r.ds, skipped.add)
-		defer skipped.report(stderr)
 	}
 	if r.tr, err = model.NewTrainer(b, cfg); err != nil {
 		return err
