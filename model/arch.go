@@ -41,7 +41,7 @@ type Nets struct {
 var archs = map[string]*Arch{
 	// mnist: measured over 3,500-step runs at three seeds (docs/quality.md).
 	"mnist": {Name: "mnist", C: 1, H: 28, W: 28, Latent: 32, build: buildMNIST,
-		Defaults: Defaults{Gamma: 0.01, Beta: 1, Init: InitPyTorch, Equilibrium: false}},
+		Defaults: Defaults{Gamma: 0.3, Beta: 2, Init: InitPyTorch, Equilibrium: false}},
 	// celeba64: not measured yet (a step takes 15–20 s on the CPU); the
 	// earlier choices stay.
 	"celeba64": {Name: "celeba64", C: 3, H: 64, W: 64, Latent: 128, build: buildCelebA64,
