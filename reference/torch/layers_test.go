@@ -133,41 +133,6 @@ func TestConv2d(t *testing.T) {
 	}
 }
 
-// TestConvTranspose2d runs a ConvTranspose2d(K→C) as the adjoint of a
-// Conv2d(C→K) whose input is the transposed convolution's output.
-func TestConvTranspose2d(t *testing.T) {
-	for _, c := range []struct {
-		op             string
-		r, stride, pad int
-	}{
-		{"convt2d_k4s2p1", 4, 2, 1},
-		{"convt2d_k5s2p2op1", 5, 2, 2},
-	} {
-		t.Run(c.op, func(t *testing.T) {
-			x := open(t, "layers.safetensors")
-			in, w, b, dy := x.load(c.op+".x"), x.load(c.op+".w"), x.load(c.op+".b"), x.load(c.op+".dy")
-			y := x.zeros(c.op + ".y")
-			g := backend.NewConvGeom(y.Dim(0), y.Dim(1), y.Dim(2), y.Dim(3), in.Dim(1), c.r, c.stride, c.pad)
-			if g.OH != in.Dim(2) || g.OW != in.Dim(3) {
-				t.Fatalf("adjoint geometry maps %v to %d×%d, want the input's %v", y.Shape, g.OH, g.OW, in.Shape)
-			}
-			s := g.H * g.W
-
-			x.b.ConvBackwardData(g, in, w, y)
-			x.b.BiasForward(y, b, g.N, g.C, s)
-			x.check(c.op+".y", y)
-
-			dx, dw, db := x.zeros(c.op+".dx"), x.zeros(c.op+".dw"), x.zeros(c.op+".db")
-			x.b.ConvForward(g, dy, w, dx)
-			x.b.ConvBackwardFilter(g, dy, in, dw)
-			x.b.BiasBackward(dy, db, g.N, g.C, s)
-			x.check(c.op+".dx", dx)
-			x.check(c.op+".dw", dw)
-			x.check(c.op+".db", db)
-		})
-	}
-}
-
 // TestLinear runs y = x·wᵀ + b and its backward pass with Gemm.
 func TestLinear(t *testing.T) {
 	x := open(t, "layers.safetensors")
