@@ -43,7 +43,7 @@ type Result struct {
 // Trainer runs training steps of one model on one backend. All tensors are
 // allocated by NewTrainer; Step allocates nothing.
 type Trainer struct {
-	Cfg  Config
+	Cfg  Config // the configuration, with the architecture's γ, β and initialization where it left them 0 or ""
 	Arch *Arch
 	B    backend.Backend
 	Nets *Nets
@@ -126,6 +126,17 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 	}
 	defer recoverError(&err)
 	a, _ := LookupArch(cfg.Arch)
+	// The architecture's defaults are written into the configuration, so
+	// that a checkpoint holds the values the run used.
+	if cfg.Gamma == 0 {
+		cfg.Gamma = a.Defaults.Gamma
+	}
+	if cfg.Beta == 0 {
+		cfg.Beta = a.Defaults.Beta
+	}
+	if cfg.Init == "" {
+		cfg.Init = a.Defaults.Init
+	}
 	classes := 1
 	if cfg.Model == VAEGAN3 {
 		classes = 3
@@ -133,12 +144,6 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 	t = &Trainer{Cfg: cfg, Arch: a, B: b, Nets: newNets(a, classes), Gamma: cfg.Gamma, Beta: cfg.Beta,
 		NoiseSeed: cfg.Seed + 1,
 		hasEnc:    cfg.Model != GAN, hasDis: cfg.Model != VAE}
-	if t.Gamma == 0 {
-		t.Gamma = a.Defaults.Gamma
-	}
-	if t.Beta == 0 {
-		t.Beta = a.Defaults.Beta
-	}
 	n, batch, L := t.Nets, cfg.Batch, a.Latent
 	rows := batch // images the discriminator sees per step
 	switch cfg.Model {
@@ -204,11 +209,7 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 	if cfg.EMA > 0 {
 		t.ema = newWeightAverage(b, cfg.EMA, n.Dec.W)
 	}
-	init := cfg.Init
-	if init == "" {
-		init = a.Defaults.Init
-	}
-	rule, _ := InitRuleOf(init, cfg.Seed)
+	rule, _ := InitRuleOf(cfg.Init, cfg.Seed)
 	t.Init(rule)
 	return t, nil
 }

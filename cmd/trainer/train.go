@@ -156,23 +156,11 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 		Optim: model.OptimConfig{Kind: f.optim, LR: f.lr}, Init: f.init, EMA: f.ema, Margin: f.margin,
 		NoEquilibrium: !f.equilibrium, Seed: f.seed}
 	if a, err := model.LookupArch(f.arch); err == nil {
-		// The architecture's defaults are written into the configuration, so
-		// that the checkpoint holds the values the run used and a resume
-		// keeps them even if a later version changes the defaults.
 		if !f.set["equilibrium"] {
 			cfg.NoEquilibrium = !a.Defaults.Equilibrium
 		}
 		if !f.set["ema"] {
 			cfg.EMA = a.Defaults.EMA
-		}
-		if cfg.Gamma == 0 {
-			cfg.Gamma = a.Defaults.Gamma
-		}
-		if cfg.Beta == 0 {
-			cfg.Beta = a.Defaults.Beta
-		}
-		if cfg.Init == "" {
-			cfg.Init = a.Defaults.Init
 		}
 	}
 	ckptPath := filepath.Join(f.out, ckptFile)
