@@ -52,13 +52,12 @@ func (t *Trainer) Decode(z []float32) (x []float32, err error) {
 	}
 	n := len(z) / L
 	x = make([]float32, n*il)
-	for i := 0; i < n; i += InferenceChunk {
-		j := min(i+InferenceChunk, n)
+	inChunks(n, func(i, j int) {
 		e := t.evalAt(j - i)
 		t.B.Upload(e.z, z[i*L:j*L])
 		e.dec.forward(t.B, e.z, false)
 		t.B.Download(x[i*il:j*il], e.dec.out())
-	}
+	})
 	return x, nil
 }
 
@@ -75,14 +74,21 @@ func (t *Trainer) EncodeMean(x []float32) (mu []float32, err error) {
 	defer recoverError(&err)
 	n := len(x) / il
 	mu = make([]float32, n*L)
-	for i := 0; i < n; i += InferenceChunk {
-		j := min(i+InferenceChunk, n)
+	inChunks(n, func(i, j int) {
 		e := t.evalAt(j - i)
 		t.B.Upload(e.in, x[i*il:j*il])
 		e.enc.forward(t.B, t.Nets, e.in, false)
 		t.B.Download(mu[i*L:j*L], e.enc.mu.y)
-	}
+	})
 	return mu, nil
+}
+
+// inChunks calls f on the ranges [i, j) of at most InferenceChunk items
+// that cover [0, n), in order.
+func inChunks(n int, f func(i, j int)) {
+	for i := 0; i < n; i += InferenceChunk {
+		f(i, min(i+InferenceChunk, n))
+	}
 }
 
 // HasEncoder says whether the model has an encoder, and so can
