@@ -76,16 +76,15 @@ func TestSIGTERMSavesTheRun(t *testing.T) {
 
 // A trainer killed with SIGKILL at random moments, many of them during a
 // checkpoint write (one is written every step), always leaves a checkpoint
-// that loads; resuming after each of 12 kills ends with exactly the
+// that loads; resuming after each of 10 kills ends with exactly the
 // checkpoint of a run that was never interrupted, and no temporary file.
 func TestKilledRunResumesExactly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a dozen trainer processes; skipped under -short")
 	}
-	const steps = "20"
-	common := []string{"-batch", "8", "-steps", steps, "-ckpt-every", "1", "-sample-every", "10", "-eval-every", "-1", "-workers", "1"}
-	ref := t.TempDir()
-	if err := run(append(common, "-out", ref)); err != nil {
+	common := []string{"-batch", "8", "-steps", "40", "-sample-every", "10", "-eval-every", "-1", "-workers", "1"}
+	ref := t.TempDir() // the uninterrupted run writes its checkpoint at the end only
+	if err := run(append(common, "-ckpt-every", "1000", "-out", ref)); err != nil {
 		t.Fatal(err)
 	}
 	want, err := os.ReadFile(filepath.Join(ref, ckptFile))
@@ -96,30 +95,36 @@ func TestKilledRunResumesExactly(t *testing.T) {
 	out := t.TempDir()
 	ckpt := filepath.Join(out, ckptFile)
 	rng := rand.New(rand.NewPCG(1, 2))
-	const kills = 12
+	const kills = 10
 	duringWrite := 0
 	for k := 0; ; k++ {
-		args := append(common, "-out", out)
+		args := append(common, "-ckpt-every", "1", "-out", out)
 		if _, err := os.Stat(ckpt); err == nil {
 			args = append(args, "-resume")
 		}
 		var stderr bytes.Buffer
 		cmd := trainerProcess(t, &stderr, args...)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
 		if k == kills {
-			if err := cmd.Wait(); err != nil {
+			if err := <-done; err != nil {
 				t.Fatalf("the last resume (%v) failed: %v\n%s", args, err, stderr.String())
 			}
 			break
 		}
 		// Kill at a random moment after the run has written its first
-		// checkpoint: a step and its checkpoint write take about a second.
+		// checkpoint: a step and its checkpoint write take about half a second.
 		before := modTime(ckpt)
 		for end := time.Now().Add(time.Minute); modTime(ckpt).Equal(before) && time.Now().Before(end); {
-			time.Sleep(10 * time.Millisecond)
+			select {
+			case err := <-done:
+				t.Fatalf("run %d ended (%v) before it could be killed: the run has too few steps for the kills\n%s", k+1, err, stderr.String())
+			case <-time.After(10 * time.Millisecond):
+			}
 		}
-		time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
+		time.Sleep(time.Duration(rng.IntN(600)) * time.Millisecond)
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-done
 		if _, err := os.Stat(ckpt); err == nil {
 			if _, err := checkpoint.Read(ckpt); err != nil {
 				t.Fatalf("after kill %d the checkpoint does not load: %v", k+1, err)
