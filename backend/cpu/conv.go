@@ -134,43 +134,67 @@ func col2im(g backend.ConvGeom, col, dx []float32, ld, c int) {
 	}
 }
 
-// im2colItem fills the column matrix t.c (row length t.i[0]) for item
-// i*C+c, channel c of image i of the chunk t.a [nb, C, H, W]; worker w uses
-// t.b[w*t.i[1]:] for the phases.
-func im2colItem(t *task, w, item int) {
-	g, ld := t.g, t.i[0]
-	i, c := item/g.C, item%g.C
-	hw, ohw := g.H*g.W, g.OH*g.OW
-	im2colPlane(g, t.a[(i*g.C+c)*hw:][:hw], t.c[i*ohw:], ld, c, t.b[w*t.i[1]:][:t.i[1]])
+// im2colJob fills the column matrix col (row length ld) for item i*C+c,
+// channel c of image i of the chunk x [nb, C, H, W]; worker w uses
+// phases[w*phaseLen:] for the phases.
+type im2colJob struct {
+	g              backend.ConvGeom
+	x, col, phases []float32
+	ld, phaseLen   int
 }
 
-// col2imItem sets channel c of image i of the chunk t.c [nb, C, H, W] from
-// the column matrix t.a (row length t.i[0]), for item i*C+c; worker w may
-// use t.b[w*t.i[1]:] for the phases.
-func col2imItem(t *task, w, item int) {
-	g, ld := t.g, t.i[0]
-	i, c := item/g.C, item%g.C
-	hw, ohw := g.H*g.W, g.OH*g.OW
-	col2imPlane(g, t.a[i*ohw:], t.c[(i*g.C+c)*hw:][:hw], ld, c, t.b[w*t.i[1]:][:t.i[1]])
-}
-
-// toBatchItem copies image i's columns of t.a [K, nb*OH*OW] into t.c
-// [nb, K, OH*OW].
-func toBatchItem(t *task, _, i int) {
+func (t *im2colJob) run(w, item int) {
 	g := t.g
-	ohw, ld := g.OH*g.OW, t.i[0]
+	i, c := item/g.C, item%g.C
+	hw, ohw := g.H*g.W, g.OH*g.OW
+	im2colPlane(g, t.x[(i*g.C+c)*hw:][:hw], t.col[i*ohw:], t.ld, c, t.phases[w*t.phaseLen:][:t.phaseLen])
+}
+
+// col2imJob sets channel c of image i of the chunk dx [nb, C, H, W] from
+// the column matrix col (row length ld), for item i*C+c; worker w may use
+// phases[w*phaseLen:] for the phases.
+type col2imJob struct {
+	g               backend.ConvGeom
+	col, dx, phases []float32
+	ld, phaseLen    int
+}
+
+func (t *col2imJob) run(w, item int) {
+	g := t.g
+	i, c := item/g.C, item%g.C
+	hw, ohw := g.H*g.W, g.OH*g.OW
+	col2imPlane(g, t.col[i*ohw:], t.dx[(i*g.C+c)*hw:][:hw], t.ld, c, t.phases[w*t.phaseLen:][:t.phaseLen])
+}
+
+// toBatchJob copies image i's columns of cols [K, nb*OH*OW] (row length
+// ld) into batch [nb, K, OH*OW], for item i.
+type toBatchJob struct {
+	g           backend.ConvGeom
+	cols, batch []float32
+	ld          int
+}
+
+func (t *toBatchJob) run(_, i int) {
+	g := t.g
+	ohw := g.OH * g.OW
 	for k := 0; k < g.K; k++ {
-		copy(t.c[(i*g.K+k)*ohw:][:ohw], t.a[k*ld+i*ohw:][:ohw])
+		copy(t.batch[(i*g.K+k)*ohw:][:ohw], t.cols[k*t.ld+i*ohw:][:ohw])
 	}
 }
 
-// fromBatchItem copies image i of t.a [nb, K, OH*OW] into its columns of
-// t.c [K, nb*OH*OW].
-func fromBatchItem(t *task, _, i int) {
+// fromBatchJob copies image i of batch [nb, K, OH*OW] into its columns of
+// cols [K, nb*OH*OW] (row length ld), for item i.
+type fromBatchJob struct {
+	g           backend.ConvGeom
+	batch, cols []float32
+	ld          int
+}
+
+func (t *fromBatchJob) run(_, i int) {
 	g := t.g
-	ohw, ld := g.OH*g.OW, t.i[0]
+	ohw := g.OH * g.OW
 	for k := 0; k < g.K; k++ {
-		copy(t.c[k*ld+i*ohw:][:ohw], t.a[(i*g.K+k)*ohw:][:ohw])
+		copy(t.cols[k*t.ld+i*ohw:][:ohw], t.batch[(i*g.K+k)*ohw:][:ohw])
 	}
 }
 
@@ -278,7 +302,8 @@ func (b *Backend) convForward(g backend.ConvGeom, xs, ws, ys []float32) {
 		m := min(nb, g.N-n0)
 		col, out, ph := b.convScratch(g, m)
 		ld := m * ohw
-		b.p.do(task{run: im2colItem, n: m * g.C, g: g, a: xs[n0*chw:][:m*chw], b: ph, c: col, i: [4]int{ld, phaseLen(g)}})
+		b.jobs.im2col = im2colJob{g: g, x: xs[n0*chw:][:m*chw], col: col, phases: ph, ld: ld, phaseLen: phaseLen(g)}
+		b.p.do(m*g.C, &b.jobs.im2col)
 		if perImage(g) {
 			for i := range m {
 				b.gemm(false, false, g.K, ohw, crr, 1, ws, crr, col[i*ohw:], ld, 0, ys[(n0+i)*khw:], ohw)
@@ -286,7 +311,8 @@ func (b *Backend) convForward(g backend.ConvGeom, xs, ws, ys []float32) {
 			continue
 		}
 		b.gemm(false, false, g.K, ld, crr, 1, ws, crr, col, ld, 0, out, ld)
-		b.p.do(task{run: toBatchItem, n: m, g: g, a: out, c: ys[n0*khw:][:m*khw], i: [4]int{ld}})
+		b.jobs.toBatch = toBatchJob{g: g, cols: out, batch: ys[n0*khw:][:m*khw], ld: ld}
+		b.p.do(m, &b.jobs.toBatch)
 	}
 }
 
@@ -311,10 +337,12 @@ func (b *Backend) convBackwardData(g backend.ConvGeom, dys, ws, dxs []float32) {
 				b.gemm(true, false, crr, ohw, g.K, 1, ws, crr, dys[(n0+i)*khw:], ohw, 0, col[i*ohw:], ld)
 			}
 		} else {
-			b.p.do(task{run: fromBatchItem, n: m, g: g, a: dys[n0*khw:][:m*khw], c: out, i: [4]int{ld}})
+			b.jobs.fromBatch = fromBatchJob{g: g, batch: dys[n0*khw:][:m*khw], cols: out, ld: ld}
+			b.p.do(m, &b.jobs.fromBatch)
 			b.gemm(true, false, crr, ld, g.K, 1, ws, crr, out, ld, 0, col, ld)
 		}
-		b.p.do(task{run: col2imItem, n: m * g.C, g: g, a: col, b: ph, c: dxs[n0*chw:][:m*chw], i: [4]int{ld, phaseLen(g)}})
+		b.jobs.col2im = col2imJob{g: g, col: col, dx: dxs[n0*chw:][:m*chw], phases: ph, ld: ld, phaseLen: phaseLen(g)}
+		b.p.do(m*g.C, &b.jobs.col2im)
 	}
 }
 
@@ -339,14 +367,16 @@ func (b *Backend) convBackwardFilter(g backend.ConvGeom, xs, dys, dws []float32)
 		m := min(nb, g.N-n0)
 		col, out, ph := b.convScratch(g, m)
 		ld := m * ohw
-		b.p.do(task{run: im2colItem, n: m * g.C, g: g, a: xs[n0*chw:][:m*chw], b: ph, c: col, i: [4]int{ld, phaseLen(g)}})
+		b.jobs.im2col = im2colJob{g: g, x: xs[n0*chw:][:m*chw], col: col, phases: ph, ld: ld, phaseLen: phaseLen(g)}
+		b.p.do(m*g.C, &b.jobs.im2col)
 		if perImage(g) {
 			for i := range m {
 				b.gemm(false, true, g.K, crr, ohw, 1, dys[(n0+i)*khw:], ohw, col[i*ohw:], ld, 1, dws[:g.K*crr], crr)
 			}
 			continue
 		}
-		b.p.do(task{run: fromBatchItem, n: m, g: g, a: dys[n0*khw:][:m*khw], c: out, i: [4]int{ld}})
+		b.jobs.fromBatch = fromBatchJob{g: g, batch: dys[n0*khw:][:m*khw], cols: out, ld: ld}
+		b.p.do(m, &b.jobs.fromBatch)
 		b.gemm(false, true, g.K, crr, ld, 1, out, ld, col, ld, 1, dws[:g.K*crr], crr)
 	}
 }

@@ -26,6 +26,31 @@ type Backend struct {
 	ph       []float32 // the workers' phases of im2col and col2im (conv.go)
 	part     []float64 // per-item partial sums of reductions
 	stat     []float64 // per-channel sums (norm.go)
+	jobs     jobs
+}
+
+// jobs holds one value of each operation's job (pool.go): an operation
+// fills its value and hands the pool a pointer to it, which allocates
+// nothing.
+type jobs struct {
+	fill         fillJob
+	copy         copyJob
+	axpy         axpyJob
+	actForward   actForwardJob
+	actBackward  actBackwardJob
+	squaredError squaredErrorJob
+	sumSquares   sumSquaresJob
+	adam         adamJob
+	rmsprop      rmspropJob
+	biasForward  biasForwardJob
+	biasBackward biasBackwardJob
+	bnTrain      bnTrainJob
+	bnEval       bnEvalJob
+	bnBackward   bnBackwardJob
+	im2col       im2colJob
+	col2im       col2imJob
+	toBatch      toBatchJob
+	fromBatch    fromBatchJob
 }
 
 var _ backend.Backend = (*Backend)(nil)

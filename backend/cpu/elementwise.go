@@ -7,15 +7,11 @@ import (
 )
 
 // Elementwise operations cut their n elements into chunks(n) items (pool.go)
-// and run them on the pool: item i covers span(n, i), n being t.i[0].
-// Reductions keep one float64 partial sum per item in t.e and add them up
-// in item order.
+// and run them on the pool: item i covers span(n, i). Reductions keep one
+// float64 partial sum per item and add them up in item order.
 
-// each runs t with run over n elements cut into chunks(n) items.
-func (b *Backend) each(n int, run func(t *task, w, item int), t task) {
-	t.run, t.n, t.i[0] = run, chunks(n), n
-	b.p.do(t)
-}
+// each runs j over n elements cut into chunks(n) items.
+func (b *Backend) each(n int, j job) { b.p.do(chunks(n), j) }
 
 // partials returns the zeroed per-item partial sums of a reduction over n
 // elements.
@@ -41,12 +37,18 @@ func sum(p []float64) float64 {
 // Fill sets every element of t to v.
 func (b *Backend) Fill(t backend.Tensor, v float32) {
 	d := data(t)
-	b.each(len(d), fillItem, task{c: d, f: [6]float32{v}})
+	b.jobs.fill = fillJob{d: d, v: v}
+	b.each(len(d), &b.jobs.fill)
 }
 
-func fillItem(t *task, _, item int) {
-	lo, hi := span(t.i[0], item)
-	d, v := t.c[lo:hi], t.f[0]
+type fillJob struct {
+	d []float32
+	v float32
+}
+
+func (j *fillJob) run(_, item int) {
+	lo, hi := span(len(j.d), item)
+	d, v := j.d[lo:hi], j.v
 	if v == 0 {
 		clear(d)
 		return
@@ -62,23 +64,32 @@ func (b *Backend) Copy(dst, src backend.Tensor) {
 	if len(d) != len(s) {
 		panic("cpu: Copy length mismatch")
 	}
-	b.each(len(d), copyItem, task{a: s, c: d})
+	b.jobs.copy = copyJob{dst: d, src: s}
+	b.each(len(d), &b.jobs.copy)
 }
 
-func copyItem(t *task, _, item int) {
-	lo, hi := span(t.i[0], item)
-	copy(t.c[lo:hi], t.a[lo:hi])
+type copyJob struct{ dst, src []float32 }
+
+func (j *copyJob) run(_, item int) {
+	lo, hi := span(len(j.dst), item)
+	copy(j.dst[lo:hi], j.src[lo:hi])
 }
 
 // Axpy sets y += alpha*x.
 func (b *Backend) Axpy(alpha float32, x, y backend.Tensor) {
 	xs, ys := data(x), data(y)
-	b.each(len(xs), axpyItem, task{a: xs, c: ys[:len(xs)], f: [6]float32{alpha}})
+	b.jobs.axpy = axpyJob{x: xs, y: ys[:len(xs)], alpha: alpha}
+	b.each(len(xs), &b.jobs.axpy)
 }
 
-func axpyItem(t *task, _, item int) {
-	lo, hi := span(t.i[0], item)
-	xs, ys, alpha := t.a[lo:hi], t.c[lo:hi], t.f[0]
+type axpyJob struct {
+	x, y  []float32
+	alpha float32
+}
+
+func (j *axpyJob) run(_, item int) {
+	lo, hi := span(len(j.x), item)
+	xs, ys, alpha := j.x[lo:hi], j.y[lo:hi], j.alpha
 	for i, v := range xs {
 		ys[i] += alpha * v
 	}
@@ -90,14 +101,21 @@ func (b *Backend) ActForward(f backend.Activation, x, y backend.Tensor, slope fl
 		panic("cpu: unknown activation")
 	}
 	xs, ys := data(x), data(y)
-	b.each(len(xs), actForwardItem, task{a: xs, c: ys[:len(xs)], f: [6]float32{slope}, i: [4]int{1: int(f)}})
+	b.jobs.actForward = actForwardJob{x: xs, y: ys[:len(xs)], f: f, slope: slope}
+	b.each(len(xs), &b.jobs.actForward)
 }
 
-func actForwardItem(t *task, _, item int) {
-	lo, hi := span(t.i[0], item)
-	xs, ys, slope := t.a[lo:hi], t.c[lo:hi], t.f[0]
+type actForwardJob struct {
+	x, y  []float32
+	f     backend.Activation
+	slope float32
+}
+
+func (j *actForwardJob) run(_, item int) {
+	lo, hi := span(len(j.x), item)
+	xs, ys, slope := j.x[lo:hi], j.y[lo:hi], j.slope
 	ys = ys[:len(xs)]
-	switch backend.Activation(t.i[1]) {
+	switch j.f {
 	case backend.ReLU:
 		for i, v := range xs {
 			ys[i] = max(v, 0)
@@ -120,14 +138,21 @@ func (b *Backend) ActBackward(f backend.Activation, y, dy, dx backend.Tensor, sl
 		panic("cpu: unknown activation")
 	}
 	ys, dys, dxs := data(y), data(dy), data(dx)
-	b.each(len(ys), actBackwardItem, task{a: ys, b: dys[:len(ys)], c: dxs[:len(ys)], f: [6]float32{slope}, i: [4]int{1: int(f)}})
+	b.jobs.actBackward = actBackwardJob{y: ys, dy: dys[:len(ys)], dx: dxs[:len(ys)], f: f, slope: slope}
+	b.each(len(ys), &b.jobs.actBackward)
 }
 
-func actBackwardItem(t *task, _, item int) {
-	lo, hi := span(t.i[0], item)
-	ys, dys, dxs, slope := t.a[lo:hi], t.b[lo:hi], t.c[lo:hi], t.f[0]
+type actBackwardJob struct {
+	y, dy, dx []float32
+	f         backend.Activation
+	slope     float32
+}
+
+func (j *actBackwardJob) run(_, item int) {
+	lo, hi := span(len(j.y), item)
+	ys, dys, dxs, slope := j.y[lo:hi], j.dy[lo:hi], j.dx[lo:hi], j.slope
 	dys, dxs = dys[:len(ys)], dxs[:len(ys)]
-	switch backend.Activation(t.i[1]) {
+	switch j.f {
 	case backend.ReLU:
 		for i, v := range ys {
 			dxs[i] = math.Float32frombits(math.Float32bits(dys[i]) & positive(v))
@@ -267,16 +292,23 @@ func (b *Backend) SoftmaxCE(logits, loss, grad backend.Tensor, k, class int, sca
 func (b *Backend) SquaredError(a, bt, loss, grad backend.Tensor, scale float32) {
 	as, bs, gs := data(a), data(bt), data(grad)
 	part := b.partials(len(as))
-	b.each(len(as), squaredErrorItem, task{a: as, b: bs[:len(as)], c: gs, e: part, f: [6]float32{scale}})
+	b.jobs.squaredError = squaredErrorJob{a: as, b: bs[:len(as)], grad: gs, part: part, scale: scale}
+	b.each(len(as), &b.jobs.squaredError)
 	data(loss)[0] = float32(0.5 * float64(scale) * sum(part))
 }
 
-func squaredErrorItem(t *task, _, item int) {
-	lo, hi := span(t.i[0], item)
-	as, bs, sc := t.a[lo:hi], t.b[lo:hi], float64(t.f[0])
+type squaredErrorJob struct {
+	a, b, grad []float32 // grad may be nil
+	part       []float64
+	scale      float32
+}
+
+func (j *squaredErrorJob) run(_, item int) {
+	lo, hi := span(len(j.a), item)
+	as, bs, sc := j.a[lo:hi], j.b[lo:hi], float64(j.scale)
 	var gs []float32
-	if t.c != nil {
-		gs = t.c[lo:hi]
+	if j.grad != nil {
+		gs = j.grad[lo:hi]
 	}
 	var s float64
 	for i, v := range as {
@@ -286,38 +318,50 @@ func squaredErrorItem(t *task, _, item int) {
 			gs[i] = float32(sc * d)
 		}
 	}
-	t.e[item] = s
+	j.part[item] = s
 }
 
 // SumSquares sets out[0] = Σ x² (accumulated in float64).
 func (b *Backend) SumSquares(x, out backend.Tensor) {
 	xs := data(x)
 	part := b.partials(len(xs))
-	b.each(len(xs), sumSquaresItem, task{a: xs, e: part})
+	b.jobs.sumSquares = sumSquaresJob{x: xs, part: part}
+	b.each(len(xs), &b.jobs.sumSquares)
 	data(out)[0] = float32(sum(part))
 }
 
-func sumSquaresItem(t *task, _, item int) {
-	lo, hi := span(t.i[0], item)
+type sumSquaresJob struct {
+	x    []float32
+	part []float64
+}
+
+func (j *sumSquaresJob) run(_, item int) {
+	lo, hi := span(len(j.x), item)
 	var s float64
-	for _, v := range t.a[lo:hi] {
+	for _, v := range j.x[lo:hi] {
 		s += float64(v) * float64(v)
 	}
-	t.e[item] = s
+	j.part[item] = s
 }
 
 // AdamStep is one torch.optim.Adam update of p (no weight decay).
 func (b *Backend) AdamStep(p, g, m, v backend.Tensor, lr, b1, b2, eps, bc1, bc2 float32) {
 	ps, gs, ms, vs := data(p), data(g), data(m), data(v)
 	n := len(ps)
-	b.each(n, adamItem, task{a: gs[:n], b: ms[:n], c: ps, d: vs[:n], f: [6]float32{lr, b1, b2, eps, bc1, bc2}})
+	b.jobs.adam = adamJob{g: gs[:n], m: ms[:n], p: ps, v: vs[:n], lr: lr, b1: b1, b2: b2, eps: eps, bc1: bc1, bc2: bc2}
+	b.each(n, &b.jobs.adam)
 }
 
-func adamItem(t *task, _, item int) {
-	lo, hi := span(t.i[0], item)
-	gs, ms, ps, vs := t.a[lo:hi], t.b[lo:hi], t.c[lo:hi], t.d[lo:hi]
+type adamJob struct {
+	g, m, p, v                []float32
+	lr, b1, b2, eps, bc1, bc2 float32
+}
+
+func (j *adamJob) run(_, item int) {
+	lo, hi := span(len(j.g), item)
+	gs, ms, ps, vs := j.g[lo:hi], j.m[lo:hi], j.p[lo:hi], j.v[lo:hi]
 	ms, ps, vs = ms[:len(gs)], ps[:len(gs)], vs[:len(gs)]
-	lr, b1, b2, eps, bc1, bc2 := t.f[0], t.f[1], t.f[2], t.f[3], t.f[4], t.f[5]
+	lr, b1, b2, eps, bc1, bc2 := j.lr, j.b1, j.b2, j.eps, j.bc1, j.bc2
 	step := float64(lr) / float64(bc1)
 	rbc2 := 1 / math.Sqrt(float64(bc2))
 	for i, gi := range gs {
@@ -333,14 +377,20 @@ func adamItem(t *task, _, item int) {
 func (b *Backend) RMSPropStep(p, g, v backend.Tensor, lr, alpha, eps float32) {
 	ps, gs, vs := data(p), data(g), data(v)
 	n := len(ps)
-	b.each(n, rmspropItem, task{a: gs[:n], c: ps, d: vs[:n], f: [6]float32{lr, alpha, eps}})
+	b.jobs.rmsprop = rmspropJob{g: gs[:n], p: ps, v: vs[:n], lr: lr, alpha: alpha, eps: eps}
+	b.each(n, &b.jobs.rmsprop)
 }
 
-func rmspropItem(t *task, _, item int) {
-	lo, hi := span(t.i[0], item)
-	gs, ps, vs := t.a[lo:hi], t.c[lo:hi], t.d[lo:hi]
+type rmspropJob struct {
+	g, p, v        []float32
+	lr, alpha, eps float32
+}
+
+func (j *rmspropJob) run(_, item int) {
+	lo, hi := span(len(j.g), item)
+	gs, ps, vs := j.g[lo:hi], j.p[lo:hi], j.v[lo:hi]
 	ps, vs = ps[:len(gs)], vs[:len(gs)]
-	lr, alpha, eps := t.f[0], t.f[1], t.f[2]
+	lr, alpha, eps := j.lr, j.alpha, j.eps
 	for i, gi := range gs {
 		vi := alpha*vs[i] + (1-alpha)*gi*gi
 		vs[i] = vi

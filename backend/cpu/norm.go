@@ -11,38 +11,50 @@ import (
 // run over i, then over the s positions, in that order whatever the blocks,
 // so the results do not depend on the number of threads.
 
-// chanTask runs t with run over the channel blocks of an [n, c, s] view,
-// with k zeroed float64 sums per channel in t.e (channel j's are
-// t.e[j*k:(j+1)*k]).
-func (b *Backend) chanTask(n, c, s, k int, run func(t *task, w, item int), t task) {
+// chans is what every per-channel job has: the [n, c, s] view, the number
+// of channel blocks (items) and k zeroed float64 sums per channel (channel
+// j's are sums[j*k:(j+1)*k]).
+type chans struct {
+	n, c, s, blocks int
+	sums            []float64
+}
+
+// chanTask sets ch for an [n, c, s] view with k sums per channel and runs
+// j, whose chans ch is, over the channel blocks.
+func (b *Backend) chanTask(ch *chans, j job, n, c, s, k int) {
 	if cap(b.stat) < k*c {
 		b.stat = make([]float64, k*c)
 	}
-	t.e = b.stat[:k*c]
-	clear(t.e)
-	t.run = run
-	t.n = max(min(c, chunks(n*c*s)), 1)
-	t.i = [4]int{n, c, s, t.n}
-	b.p.do(t)
+	ch.sums = b.stat[:k*c]
+	clear(ch.sums)
+	ch.n, ch.c, ch.s = n, c, s
+	ch.blocks = max(min(c, chunks(n*c*s)), 1)
+	b.p.do(ch.blocks, j)
 }
 
 // block returns item's channels [j0, j1), and n, c, s.
-func block(t *task, item int) (j0, j1, n, c, s int) {
-	n, c, s = t.i[0], t.i[1], t.i[2]
-	return item * c / t.i[3], (item + 1) * c / t.i[3], n, c, s
+func (ch *chans) block(item int) (j0, j1, n, c, s int) {
+	n, c, s = ch.n, ch.c, ch.s
+	return item * c / ch.blocks, (item + 1) * c / ch.blocks, n, c, s
 }
 
 // BiasForward adds b[c] to y viewed as [n, c, s].
 func (b *Backend) BiasForward(y, bias backend.Tensor, n, c, s int) {
-	b.chanTask(n, c, s, 0, biasForwardItem, task{a: data(bias), c: data(y)})
+	b.jobs.biasForward = biasForwardJob{bias: data(bias), y: data(y)}
+	b.chanTask(&b.jobs.biasForward.chans, &b.jobs.biasForward, n, c, s, 0)
 }
 
-func biasForwardItem(t *task, _, item int) {
-	j0, j1, n, c, s := block(t, item)
+type biasForwardJob struct {
+	chans
+	bias, y []float32
+}
+
+func (t *biasForwardJob) run(_, item int) {
+	j0, j1, n, c, s := t.block(item)
 	for i := 0; i < n; i++ {
 		for j := j0; j < j1; j++ {
-			v := t.a[j]
-			row := t.c[(i*c+j)*s:][:s]
+			v := t.bias[j]
+			row := t.y[(i*c+j)*s:][:s]
 			for k := range row {
 				row[k] += v
 			}
@@ -52,23 +64,29 @@ func biasForwardItem(t *task, _, item int) {
 
 // BiasBackward accumulates db[c] += Σ_{n,s} dy[n,c,s].
 func (b *Backend) BiasBackward(dy, db backend.Tensor, n, c, s int) {
-	b.chanTask(n, c, s, 1, biasBackwardItem, task{a: data(dy), c: data(db)})
+	b.jobs.biasBackward = biasBackwardJob{dy: data(dy), db: data(db)}
+	b.chanTask(&b.jobs.biasBackward.chans, &b.jobs.biasBackward, n, c, s, 1)
 }
 
-func biasBackwardItem(t *task, _, item int) {
-	j0, j1, n, c, s := block(t, item)
-	sums := t.e
+type biasBackwardJob struct {
+	chans
+	dy, db []float32
+}
+
+func (t *biasBackwardJob) run(_, item int) {
+	j0, j1, n, c, s := t.block(item)
+	sums := t.sums
 	for i := 0; i < n; i++ {
 		for j := j0; j < j1; j++ {
 			acc := sums[j]
-			for _, v := range t.a[(i*c+j)*s:][:s] {
+			for _, v := range t.dy[(i*c+j)*s:][:s] {
 				acc += float64(v)
 			}
 			sums[j] = acc
 		}
 	}
 	for j := j0; j < j1; j++ {
-		t.c[j] += float32(sums[j])
+		t.db[j] += float32(sums[j])
 	}
 }
 
@@ -76,17 +94,23 @@ func biasBackwardItem(t *task, _, item int) {
 // the running statistics. With a single value per channel the unbiased
 // variance is undefined; the biased one (0) is used for the running variance.
 func (b *Backend) BatchNormTrain(x, gamma, beta, y, mean, invstd, runMean, runVar backend.Tensor, n, c, s int, momentum, eps float32) {
-	b.chanTask(n, c, s, 2, bnTrainItem, task{a: data(x), c: data(y),
-		q: [6][]float32{data(gamma), data(beta), data(mean), data(invstd), data(runMean), data(runVar)},
-		f: [6]float32{momentum, eps}})
+	b.jobs.bnTrain = bnTrainJob{x: data(x), y: data(y), gamma: data(gamma), beta: data(beta), mean: data(mean),
+		invstd: data(invstd), runMean: data(runMean), runVar: data(runVar), momentum: momentum, eps: eps}
+	b.chanTask(&b.jobs.bnTrain.chans, &b.jobs.bnTrain, n, c, s, 2)
 }
 
-// bnTrainItem is BatchNormTrain for a block of channels; t.e holds each
+type bnTrainJob struct {
+	chans
+	x, y, gamma, beta, mean, invstd, runMean, runVar []float32
+	momentum, eps                                    float32
+}
+
+// run is BatchNormTrain for a block of channels; the sums hold each
 // channel's sum and sum of squared deviations.
-func bnTrainItem(t *task, _, item int) {
-	j0, j1, n, c, s := block(t, item)
-	xs, ys, st := t.a, t.c, t.e
-	gs, bs, ms, is, rm, rv := t.q[0], t.q[1], t.q[2], t.q[3], t.q[4], t.q[5]
+func (t *bnTrainJob) run(_, item int) {
+	j0, j1, n, c, s := t.block(item)
+	xs, ys, st := t.x, t.y, t.sums
+	gs, bs, ms, is, rm, rv := t.gamma, t.beta, t.mean, t.invstd, t.runMean, t.runVar
 	cnt := float64(n * s)
 	if s == 1 {
 		// One value per channel and row (BatchNorm1d): the same sums, a
@@ -131,7 +155,7 @@ func bnTrainItem(t *task, _, item int) {
 			}
 		}
 	}
-	m := float64(t.f[0])
+	m := float64(t.momentum)
 	for j := j0; j < j1; j++ {
 		mu, sq := st[2*j], st[2*j+1]
 		variance, unbiased := 0.0, 0.0
@@ -143,7 +167,7 @@ func bnTrainItem(t *task, _, item int) {
 		} else {
 			unbiased = variance
 		}
-		inv := 1 / math.Sqrt(variance+float64(t.f[1]))
+		inv := 1 / math.Sqrt(variance+float64(t.eps))
 		ms[j], is[j] = float32(mu), float32(inv)
 		rm[j] = float32((1-m)*float64(rm[j]) + m*mu)
 		rv[j] = float32((1-m)*float64(rv[j]) + m*unbiased)
@@ -178,34 +202,47 @@ func affine(xs, ys []float32, st []float64, j0, j1, n, c, s int) {
 
 // BatchNormEval normalises x [n, c, s] with the running statistics.
 func (b *Backend) BatchNormEval(x, gamma, beta, y, runMean, runVar backend.Tensor, n, c, s int, eps float32) {
-	b.chanTask(n, c, s, 2, bnEvalItem, task{a: data(x), c: data(y),
-		q: [6][]float32{data(gamma), data(beta), data(runMean), data(runVar)}, f: [6]float32{eps}})
+	b.jobs.bnEval = bnEvalJob{x: data(x), y: data(y), gamma: data(gamma), beta: data(beta),
+		runMean: data(runMean), runVar: data(runVar), eps: eps}
+	b.chanTask(&b.jobs.bnEval.chans, &b.jobs.bnEval, n, c, s, 2)
 }
 
-func bnEvalItem(t *task, _, item int) {
-	j0, j1, n, c, s := block(t, item)
-	gs, bs, rm, rv, st := t.q[0], t.q[1], t.q[2], t.q[3], t.e
+type bnEvalJob struct {
+	chans
+	x, y, gamma, beta, runMean, runVar []float32
+	eps                                float32
+}
+
+func (t *bnEvalJob) run(_, item int) {
+	j0, j1, n, c, s := t.block(item)
+	gs, bs, rm, rv, st := t.gamma, t.beta, t.runMean, t.runVar, t.sums
 	for j := j0; j < j1; j++ {
-		scale := float64(gs[j]) / math.Sqrt(float64(rv[j])+float64(t.f[0]))
+		scale := float64(gs[j]) / math.Sqrt(float64(rv[j])+float64(t.eps))
 		st[2*j], st[2*j+1] = scale, float64(bs[j])-float64(rm[j])*scale
 	}
-	affine(t.a, t.c, st, j0, j1, n, c, s)
+	affine(t.x, t.y, st, j0, j1, n, c, s)
 }
 
 // BatchNormBackward sets dx and accumulates dgamma and dbeta for a
 // BatchNormTrain forward pass: with x̂ = (x-mean)*invstd and m = n*s,
 // dβ = Σdy, dγ = Σdy*x̂, dx = γ*invstd*(dy - dβ/m - x̂*dγ/m).
 func (b *Backend) BatchNormBackward(x, dy, gamma, mean, invstd, dx, dgamma, dbeta backend.Tensor, n, c, s int) {
-	b.chanTask(n, c, s, 2, bnBackwardItem, task{a: data(x), b: data(dy), c: data(dx),
-		q: [6][]float32{data(gamma), data(mean), data(invstd), data(dgamma), data(dbeta)}})
+	b.jobs.bnBackward = bnBackwardJob{x: data(x), dy: data(dy), dx: data(dx), gamma: data(gamma), mean: data(mean),
+		invstd: data(invstd), dgamma: data(dgamma), dbeta: data(dbeta)}
+	b.chanTask(&b.jobs.bnBackward.chans, &b.jobs.bnBackward, n, c, s, 2)
 }
 
-// bnBackwardItem is BatchNormBackward for a block of channels; t.e holds
-// each channel's Σdy and Σdy*x̂.
-func bnBackwardItem(t *task, _, item int) {
-	j0, j1, n, c, s := block(t, item)
-	xs, dys, dxs, st := t.a, t.b, t.c, t.e
-	gs, ms, is, dgs, dbs := t.q[0], t.q[1], t.q[2], t.q[3], t.q[4]
+type bnBackwardJob struct {
+	chans
+	x, dy, dx, gamma, mean, invstd, dgamma, dbeta []float32 // dx, dgamma, dbeta may be nil
+}
+
+// run is BatchNormBackward for a block of channels; the sums hold each
+// channel's Σdy and Σdy*x̂.
+func (t *bnBackwardJob) run(_, item int) {
+	j0, j1, n, c, s := t.block(item)
+	xs, dys, dxs, st := t.x, t.dy, t.dx, t.sums
+	gs, ms, is, dgs, dbs := t.gamma, t.mean, t.invstd, t.dgamma, t.dbeta
 	cnt := float64(n * s)
 	if s == 1 {
 		// One value per channel and row (BatchNorm1d): the same sums, a

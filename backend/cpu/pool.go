@@ -1,33 +1,24 @@
 package cpu
 
-import (
-	"sync"
+import "sync"
 
-	"github.com/vaegan-go/vaegan/backend"
-)
-
-// task is one parallel operation: run is called once for every item in
-// [0, n), on some worker. Its fields are the operation's arguments; run is a
-// plain function, not a closure, so that starting a task allocates nothing.
-type task struct {
-	run        func(t *task, worker, item int)
-	n          int
-	g          backend.ConvGeom
-	a, b, c, d []float32
-	q          [6][]float32 // per-channel arguments
-	e          []float64    // partial sums
-	f          [6]float32   // scalar arguments
-	i          [4]int       // integer arguments
+// job is the work of one parallel operation, cut into items: run does one
+// item on worker w (0 is the calling goroutine). Each operation has its own
+// job type with named fields, and the Backend keeps one value of each
+// (Backend.jobs), so that handing a job to the pool allocates nothing.
+type job interface {
+	run(worker, item int)
 }
 
 // pool is a fixed set of worker goroutines plus the calling goroutine
 // (worker 0).
 type pool struct {
 	threads int
-	start   chan int // the index of each worker wanted for the current task
+	start   chan int // the index of each worker wanted for the current job
 	done    sync.WaitGroup
-	workers int // workers taking part in the current task
-	task    task
+	workers int // workers taking part in the current job
+	job     job
+	items   int
 }
 
 func newPool(threads int) *pool {
@@ -39,7 +30,7 @@ func newPool(threads int) *pool {
 }
 
 // helper is a helper goroutine's loop: take a worker index, do that
-// worker's share of the current task. Any helper may take any index.
+// worker's share of the current job. Any helper may take any index.
 func (p *pool) helper() {
 	for w := range p.start {
 		p.work(w)
@@ -50,20 +41,20 @@ func (p *pool) helper() {
 // stop ends the helper goroutines.
 func (p *pool) stop() { close(p.start) }
 
-// work runs worker w's share of the current task: a fixed contiguous range
+// work runs worker w's share of the current job: a fixed contiguous range
 // of items, so that which worker computes which items depends only on the
 // number of threads.
 func (p *pool) work(w int) {
-	n := p.task.n
+	n := p.items
 	for i := w * n / p.workers; i < (w+1)*n/p.workers; i++ {
-		p.task.run(&p.task, w, i)
+		p.job.run(w, i)
 	}
 }
 
-// do runs t over all its items and returns when they are done.
-func (p *pool) do(t task) {
-	p.task = t
-	helpers := max(min(p.threads-1, t.n-1), 0)
+// do runs j over items items and returns when they are done.
+func (p *pool) do(items int, j job) {
+	p.job, p.items = j, items
+	helpers := max(min(p.threads-1, items-1), 0)
 	p.workers = helpers + 1
 	if helpers > 0 {
 		p.done.Add(helpers)
@@ -73,15 +64,15 @@ func (p *pool) do(t task) {
 	}
 	p.work(0)
 	p.done.Wait()
-	p.task = task{}
+	p.job = nil
 }
 
-// chunkLen is the number of elements of one item of an elementwise task.
+// chunkLen is the number of elements of one item of an elementwise job.
 // Work below it runs on the calling goroutine alone: waking a helper costs
 // more than it saves. It is a variable so that tests can make it small.
 var chunkLen = 16384
 
-// chunks is the number of items an elementwise task over n elements is cut
+// chunks is the number of items an elementwise job over n elements is cut
 // into: a function of n alone, so that partial sums are added in the same
 // order whatever the number of threads.
 func chunks(n int) int { return max((n+chunkLen-1)/chunkLen, 1) }
