@@ -237,7 +237,7 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	}
 	perEpoch := r.ds.Len() / cfg.Batch
 	if perEpoch == 0 {
-		return fmt.Errorf("-data %s holds %d images, fewer than one batch of %d", r.ds.Name(), r.ds.Len(), cfg.Batch)
+		return fmt.Errorf("-data %s holds %d images, fewer than one batch of %d (lower -batch)", r.ds.Name(), r.ds.Len(), cfg.Batch)
 	}
 	total := f.steps
 	if total == 0 {
