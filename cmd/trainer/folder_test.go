@@ -178,3 +178,13 @@ func TestFailedStartWritesNothing(t *testing.T) {
 		t.Errorf("a run refused for its dataset created %s", out)
 	}
 }
+
+// An interpolation's animation runs each walk forth and back: frame s holds
+// image s of every walk, and the frames return without repeating the ends.
+func TestWalkFrames(t *testing.T) {
+	x := []float32{0, 1, 2, 10, 11, 12} // two walks of three one-pixel images
+	got := fmt.Sprint(walkFrames(x, 2, 3, 1))
+	if want := "[[0 10] [1 11] [2 12] [1 11]]"; got != want {
+		t.Errorf("frames %s, want %s", got, want)
+	}
+}

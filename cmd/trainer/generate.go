@@ -137,14 +137,19 @@ func reconstruct(args []string) error {
 
 func interpolate(args []string) error {
 	c := newCkptCommand("interpolate", "Decodes straight-line walks between pairs of latent points drawn from N(0, I):\n"+
-		"one row per walk, from one end point to the other.")
+		"-out x.png: one row per walk, from one end point to the other; -out x.gif: an animation whose\n"+
+		"frames show every walk at one step, forth and back.")
 	fs := c.fs
 	rows := fs.Int("rows", 8, "number of walks")
 	steps := fs.Int("steps", 10, "images per walk, end points included")
 	seed := fs.Uint64("seed", 1, "seed of the end points")
-	out := fs.String("out", "interpolate.png", "output PNG")
+	out := fs.String("out", "interpolate.png", "output file: .png (a grid) or .gif (an animation)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	ext := strings.ToLower(filepath.Ext(*out))
+	if ext != ".png" && ext != ".gif" {
+		return fmt.Errorf("-out %s: want a .png or .gif file", *out)
 	}
 	if *rows < 1 || *steps < 2 {
 		return fmt.Errorf("-rows %d -steps %d: want at least 1 walk of at least 2 images", *rows, *steps)
@@ -170,7 +175,30 @@ func interpolate(args []string) error {
 	if err != nil {
 		return err
 	}
-	return report.WriteGrid(*out, x, *rows**steps, a.C, a.H, a.W, *steps)
+	if ext == ".png" {
+		return report.WriteGrid(*out, x, *rows**steps, a.C, a.H, a.W, *steps)
+	}
+	return report.WriteAnimation(*out, walkFrames(x, *rows, *steps, a.ImageLen()), *rows, a.C, a.H, a.W, gridCols(*rows), 8)
+}
+
+// walkFrames turns rows walks of steps images each (x, walk after walk) into
+// animation frames: frame s holds image s of every walk; the frames run
+// forth and back (2·steps − 2 of them) so that the loop has no jump.
+func walkFrames(x []float32, rows, steps, size int) [][]float32 {
+	var frames [][]float32
+	for k := 0; k < 2*steps-2; k++ {
+		s := k
+		if k >= steps {
+			s = 2*steps - 2 - k
+		}
+		f := make([]float32, 0, rows*size)
+		for r := range rows {
+			i := r*steps + s
+			f = append(f, x[i*size:(i+1)*size]...)
+		}
+		frames = append(frames, f)
+	}
+	return frames
 }
 
 // gridCols is the number of columns of a grid of n images.

@@ -91,6 +91,7 @@ func TestTrainWritesEverythingAndResumes(t *testing.T) {
 		{"reconstruct", "-ckpt", ckpt, "-n", "3", "-out", filepath.Join(out, "r.png")},
 		{"reconstruct", "-ckpt", ckpt, "-n", "3", "-out", filepath.Join(out, "r.safetensors")},
 		{"interpolate", "-ckpt", ckpt, "-rows", "2", "-steps", "3", "-out", filepath.Join(out, "i.png")},
+		{"interpolate", "-ckpt", ckpt, "-rows", "2", "-steps", "3", "-out", filepath.Join(out, "i.gif")},
 		{"eval", "-ckpt", ckpt, "-n", "30", "-recon", "30", "-json"},
 		{"eval", "-samples", filepath.Join(out, "s.png"), "-ref", filepath.Join(out, "samples")},
 	} {
@@ -140,6 +141,7 @@ func TestBadInputIsNamed(t *testing.T) {
 		{[]string{"sample", "-ckpt", junk}, "junk.safetensors"},
 		{[]string{"sample"}, "-ckpt"},
 		{[]string{"reconstruct", "-ckpt", junk, "-out", "x.jpg"}, "-out x.jpg"},
+		{[]string{"interpolate", "-ckpt", junk, "-out", "x.mp4"}, "-out x.mp4"},
 		{[]string{"frobnicate"}, `"frobnicate"`},
 		{[]string{"eval"}, "-ckpt"},
 		{[]string{"eval", "-samples", junk}, "junk.safetensors"},
