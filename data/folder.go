@@ -70,7 +70,22 @@ func (d *folder) Image(i int, dst []float32) error {
 	if err := checkImageArgs(d, i, dst); err != nil {
 		return err
 	}
-	path := d.files[i]
+	return loadImage(d.files[i], dst, d.c, d.h, d.w)
+}
+
+// LoadImage reads the PNG or JPEG file at path as one c×h×w image (CHW
+// floats in [-1, 1]), made as a folder's images are: center-cropped to a
+// square, area-resized, gray or RGB.
+func LoadImage(path string, c, h, w int) ([]float32, error) {
+	if c != 1 && c != 3 {
+		return nil, fmt.Errorf("data: %s: %d channels asked, want 1 (gray) or 3 (RGB)", path, c)
+	}
+	dst := make([]float32, c*h*w)
+	return dst, loadImage(path, dst, c, h, w)
+}
+
+// loadImage decodes the file at path into dst as a c×h×w image.
+func loadImage(path string, dst []float32, c, h, w int) error {
 	img, err := decodeBounded(path)
 	if err != nil {
 		return err
@@ -81,10 +96,10 @@ func (d *folder) Image(i int, dst []float32) error {
 		return fmt.Errorf("data: %s: image is %d×%d, empty", path, b.Dx(), b.Dy())
 	}
 	x0, y0 := b.Min.X+(b.Dx()-s)/2, b.Min.Y+(b.Dy()-s)/2
-	planes := samples(img, x0, y0, s, d.c)
-	hw := d.h * d.w
-	for ch := range d.c {
-		out := areaResize(planes[ch*s*s:(ch+1)*s*s], s, d.h, d.w)
+	planes := samples(img, x0, y0, s, c)
+	hw := h * w
+	for ch := range c {
+		out := areaResize(planes[ch*s*s:(ch+1)*s*s], s, h, w)
 		for j, v := range out {
 			dst[ch*hw+j] = float32(2*v - 1)
 		}

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vaegan-go/vaegan/data"
+	"github.com/vaegan-go/vaegan/report"
 )
 
 // writeFolder writes n 28×28 gray PNGs into a new folder; the files whose
@@ -186,5 +190,56 @@ func TestWalkFrames(t *testing.T) {
 	got := fmt.Sprint(walkFrames(x, 2, 3, 1))
 	if want := "[[0 10] [1 11] [2 12] [1 11]]"; got != want {
 		t.Errorf("frames %s, want %s", got, want)
+	}
+}
+
+// interpolate -between walks from the code of one image file to another's:
+// one row, whose first and last cells are the two images' reconstructions.
+func TestInterpolateBetween(t *testing.T) {
+	imgs, out := writeFolder(t, 2), t.TempDir()
+	if err := run([]string{"-batch", "8", "-steps", "1", "-eval-every", "-1", "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	ckpt, walk := filepath.Join(out, ckptFile), filepath.Join(out, "walk.png")
+	a, b := filepath.Join(imgs, "img00.png"), filepath.Join(imgs, "img01.png")
+	if err := run([]string{"interpolate", "-ckpt", ckpt, "-between", a + "," + b, "-steps", "3", "-out", walk}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(walk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	grid, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cell := 28 + report.GridGap
+	if r := grid.Bounds(); r.Dx() != 3*cell+report.GridGap || r.Dy() != cell+report.GridGap {
+		t.Fatalf("walk grid is %v, want one row of 3 images", r)
+	}
+	c := &ckptCommand{ckpt: ckpt}
+	c.dev.name, c.dev.threads = "cpu", 1
+	tr, err := c.trainer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, path := range []string{a, b} {
+		x, err := data.LoadImage(path, 1, 28, 28)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := tr.Reconstruct(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x0 := report.GridGap + 2*i*cell
+		for p := range 28 * 28 {
+			got, _, _, _ := grid.At(x0+p%28, report.GridGap+p/28).RGBA()
+			want := math.Round(float64(rec[p]+1) * 127.5)
+			if math.Abs(float64(got>>8)-want) > 1 {
+				t.Fatalf("cell %d pixel %d: %d, want the reconstruction of %s (%v)", 2*i, p, got>>8, path, want)
+			}
+		}
 	}
 }

@@ -143,6 +143,7 @@ func interpolate(args []string) error {
 	rows := fs.Int("rows", 8, "number of walks")
 	steps := fs.Int("steps", 10, "images per walk, end points included")
 	seed := fs.Uint64("seed", 1, "seed of the end points")
+	between := fs.String("between", "", "a.png,b.png: one walk between the codes (z = mu) of two image files instead (models with an encoder)")
 	out := fs.String("out", "interpolate.png", "output file: .png (a grid) or .gif (an animation)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -161,6 +162,12 @@ func interpolate(args []string) error {
 	a := tr.Arch
 	L := a.Latent
 	ends := model.Prior(2**rows, L, *seed)
+	if *between != "" {
+		if ends, err = encodeEnds(tr, *between); err != nil {
+			return err
+		}
+		*rows = 1
+	}
 	z := make([]float32, 0, *rows**steps*L)
 	for r := 0; r < *rows; r++ {
 		z0, z1 := ends[2*r*L:(2*r+1)*L], ends[(2*r+1)*L:(2*r+2)*L]
@@ -179,6 +186,28 @@ func interpolate(args []string) error {
 		return report.WriteGrid(*out, x, *rows**steps, a.C, a.H, a.W, *steps)
 	}
 	return report.WriteAnimation(*out, walkFrames(x, *rows, *steps, a.ImageLen()), *rows, a.C, a.H, a.W, gridCols(*rows), 8)
+}
+
+// encodeEnds reads the two image files of -between ("a.png,b.png") and
+// returns their latent means, one after the other.
+func encodeEnds(tr *model.Trainer, between string) ([]float32, error) {
+	files := strings.Split(between, ",")
+	if len(files) != 2 || files[0] == "" || files[1] == "" {
+		return nil, fmt.Errorf("-between %q: want two image files, a.png,b.png", between)
+	}
+	if !tr.HasEncoder() {
+		return nil, fmt.Errorf("-between: model %s has no encoder to find the images' codes", tr.Cfg.Model)
+	}
+	a := tr.Arch
+	var x []float32
+	for _, f := range files {
+		img, err := data.LoadImage(f, a.C, a.H, a.W)
+		if err != nil {
+			return nil, fmt.Errorf("-between: %w", err)
+		}
+		x = append(x, img...)
+	}
+	return tr.EncodeMean(x)
 }
 
 // walkFrames turns rows walks of steps images each (x, walk after walk) into
