@@ -8,6 +8,8 @@
 //	trainer sample -ckpt F        a grid of images decoded from the prior
 //	trainer reconstruct -ckpt F   inputs and their reconstructions
 //	trainer interpolate -ckpt F   decoded walks between latent points
+//	trainer analogy -ckpt F       images turned into every class, style kept
+//	trainer attributes -ckpt F    attribute vectors of a labelled dataset
 //	trainer eval -ckpt F          sample quality against a test split
 //
 // Run "trainer <subcommand> -h" for the flags of each.
@@ -26,7 +28,9 @@ Usage:
   trainer [train] [flags]        train a model (default: VAE-GAN on the embedded MNIST)
   trainer sample -ckpt F         decode images from the prior into a PNG grid
   trainer reconstruct -ckpt F    encode and decode the first images of a dataset
-  trainer interpolate -ckpt F    decode walks between latent points into a PNG grid
+  trainer interpolate -ckpt F    decode walks between latent points into a PNG grid or GIF
+  trainer analogy -ckpt F        turn images into every class, keeping their style (MNIST: digits)
+  trainer attributes -ckpt F     each class's attribute vector, and images with it added
   trainer classifier -data D     train the feature classifier of the metrics (mnist, fashion-mnist)
   trainer eval -ckpt F           measure sample quality (Fréchet distance, KID, precision, recall, ...)
 
@@ -60,6 +64,10 @@ func run(args []string) error {
 		return reconstruct(args)
 	case "interpolate":
 		return interpolate(args)
+	case "analogy":
+		return analogy(args)
+	case "attributes":
+		return attributes(args)
 	case "classifier":
 		return classifier(args)
 	case "eval":

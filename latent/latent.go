@@ -1,0 +1,105 @@
+// Package latent is arithmetic in a model's latent space, as Larsen et al.
+// (2016) use it: the mean code of the images that have an attribute (or
+// class) minus that of those that do not is the attribute's vector, which
+// added to an image's code adds the attribute to its decoding; moving a
+// code from its class's mean to another's is an analogy.
+package latent
+
+import (
+	"fmt"
+
+	"github.com/vaegan-go/vaegan/data"
+)
+
+// Encoder gives the latent means of images (model.Trainer.EncodeMean).
+type Encoder interface {
+	EncodeMean(x []float32) ([]float32, error)
+}
+
+// fitChunk is how many images ClassMeans encodes at once.
+const fitChunk = 1000
+
+// ClassMeans encodes the first n images of ds (labels[i] is image i's class,
+// below classes) and returns each class's mean code (classes×latent, in
+// float64) and image count. A class without images has a zero mean and
+// count 0.
+func ClassMeans(enc Encoder, ds data.Dataset, labels []uint8, n, classes, latent int) ([][]float64, []int, error) {
+	if n < 1 || n > ds.Len() || n > len(labels) {
+		return nil, nil, fmt.Errorf("latent: %d images asked of %s (%d images, %d labels)", n, ds.Name(), ds.Len(), len(labels))
+	}
+	sums := make([][]float64, classes)
+	for k := range sums {
+		sums[k] = make([]float64, latent)
+	}
+	counts := make([]int, classes)
+	c, h, w := ds.Shape()
+	size := c * h * w
+	x := make([]float32, 0, fitChunk*size)
+	for i0 := 0; i0 < n; i0 += fitChunk {
+		i1 := min(i0+fitChunk, n)
+		x = x[:(i1-i0)*size]
+		for i := i0; i < i1; i++ {
+			if err := ds.Image(i, x[(i-i0)*size:(i-i0+1)*size]); err != nil {
+				return nil, nil, err
+			}
+		}
+		mu, err := enc.EncodeMean(x)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := i0; i < i1; i++ {
+			k := int(labels[i])
+			if k >= classes {
+				return nil, nil, fmt.Errorf("latent: image %d of %s has label %d, want below %d", i, ds.Name(), k, classes)
+			}
+			counts[k]++
+			for j, v := range mu[(i-i0)*latent : (i-i0+1)*latent] {
+				sums[k][j] += float64(v)
+			}
+		}
+	}
+	for k, s := range sums {
+		if counts[k] > 0 {
+			for j := range s {
+				s[j] /= float64(counts[k])
+			}
+		}
+	}
+	return sums, counts, nil
+}
+
+// AttributeVectors returns, for each class k, the mean code of the images of
+// class k minus the mean code of all the others (Larsen et al.'s attribute
+// vector), from ClassMeans' means and counts.
+func AttributeVectors(means [][]float64, counts []int) [][]float64 {
+	total := 0
+	sum := make([]float64, len(means[0]))
+	for k, m := range means {
+		total += counts[k]
+		for j, v := range m {
+			sum[j] += v * float64(counts[k])
+		}
+	}
+	out := make([][]float64, len(means))
+	for k, m := range means {
+		out[k] = make([]float64, len(m))
+		rest := total - counts[k]
+		if counts[k] == 0 || rest == 0 {
+			continue
+		}
+		for j, v := range m {
+			out[k][j] = v - (sum[j]-v*float64(counts[k]))/float64(rest)
+		}
+	}
+	return out
+}
+
+// Analogy returns z moved from class from's mean to class to's:
+// z − means[from] + means[to].
+func Analogy(z []float32, means [][]float64, from, to int) []float32 {
+	out := make([]float32, len(z))
+	for j, v := range z {
+		out[j] = float32(float64(v) - means[from][j] + means[to][j])
+	}
+	return out
+}

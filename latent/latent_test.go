@@ -1,0 +1,85 @@
+package latent
+
+import (
+	"math"
+	"testing"
+)
+
+// images is a dataset of n 1×1×3 images whose pixels are a function of i.
+type images struct{ n int }
+
+func (d images) Len() int               { return d.n }
+func (d images) Shape() (c, h, w int)   { return 1, 1, 3 }
+func (d images) Name() string           { return "images" }
+func (d images) pixel(i, j int) float32 { return float32(math.Sin(float64(3*i + j))) }
+func (d images) Image(i int, dst []float32) error {
+	for j := range dst {
+		dst[j] = d.pixel(i, j)
+	}
+	return nil
+}
+
+// firstTwo "encodes" an image as its first two pixels, doubled.
+type firstTwo struct{}
+
+func (firstTwo) EncodeMean(x []float32) ([]float32, error) {
+	var mu []float32
+	for i := 0; i < len(x); i += 3 {
+		mu = append(mu, 2*x[i], 2*x[i+1])
+	}
+	return mu, nil
+}
+
+// Class means, attribute vectors and analogies against a direct
+// computation over 2,500 images (three chunks of the fit); the labels (i²
+// mod 3) leave classes 2 and 3 empty.
+func TestClassMeansAndVectors(t *testing.T) {
+	ds := images{n: 2600}
+	n := 2500
+	labels := make([]uint8, ds.n)
+	for i := range labels {
+		labels[i] = uint8((i * i) % 3)
+	}
+	means, counts, err := ClassMeans(firstTwo{}, ds, labels, n, 4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range 4 {
+		var sum [2]float64
+		var cnt int
+		var others [2]float64
+		for i := range n {
+			code := [2]float64{2 * float64(ds.pixel(i, 0)), 2 * float64(ds.pixel(i, 1))}
+			if int(labels[i]) == k {
+				cnt++
+				sum[0], sum[1] = sum[0]+code[0], sum[1]+code[1]
+			} else {
+				others[0], others[1] = others[0]+code[0], others[1]+code[1]
+			}
+		}
+		if counts[k] != cnt {
+			t.Errorf("class %d: %d images, want %d", k, counts[k], cnt)
+		}
+		vec := AttributeVectors(means, counts)[k]
+		for j := range 2 {
+			want, wantVec := 0.0, 0.0
+			if cnt > 0 {
+				want = sum[j] / float64(cnt)
+				wantVec = want - others[j]/float64(n-cnt)
+			}
+			if math.Abs(means[k][j]-want) > 1e-6 || math.Abs(vec[j]-wantVec) > 1e-6 {
+				t.Errorf("class %d, dim %d: mean %v vector %v, want %v and %v", k, j, means[k][j], vec[j], want, wantVec)
+			}
+		}
+	}
+	z := []float32{0.5, -0.25}
+	got := Analogy(z, means, 0, 2)
+	for j := range z {
+		if want := float64(z[j]) - means[0][j] + means[2][j]; math.Abs(float64(got[j])-want) > 1e-6 {
+			t.Errorf("analogy dim %d: %v, want %v", j, got[j], want)
+		}
+	}
+	if _, _, err := ClassMeans(firstTwo{}, ds, labels, n, 1, 2); err == nil {
+		t.Error("a label beyond the classes was accepted")
+	}
+}
