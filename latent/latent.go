@@ -16,46 +16,57 @@ type Encoder interface {
 	EncodeMean(x []float32) ([]float32, error)
 }
 
-// fitChunk is how many images ClassMeans encodes at once.
+// fitChunk is how many images Codes encodes at once.
 const fitChunk = 1000
 
-// ClassMeans encodes the first n images of ds (labels[i] is image i's class,
-// below classes) and returns each class's mean code (classes×latent, in
-// float64) and image count. A class without images has a zero mean and
-// count 0.
-func ClassMeans(enc Encoder, ds data.Dataset, labels []uint8, n, classes, latent int) ([][]float64, []int, error) {
-	if n < 1 || n > ds.Len() || n > len(labels) {
-		return nil, nil, fmt.Errorf("latent: %d images asked of %s (%d images, %d labels)", n, ds.Name(), ds.Len(), len(labels))
+// Codes encodes the first n images of ds, fitChunk at a time, and returns
+// their codes (n×latent).
+func Codes(enc Encoder, ds data.Dataset, n int) ([]float32, error) {
+	if n < 1 || n > ds.Len() {
+		return nil, fmt.Errorf("latent: %d images asked of %s, which holds %d", n, ds.Name(), ds.Len())
 	}
-	sums := make([][]float64, classes)
-	for k := range sums {
-		sums[k] = make([]float64, latent)
-	}
-	counts := make([]int, classes)
 	c, h, w := ds.Shape()
 	size := c * h * w
+	var codes []float32
 	x := make([]float32, 0, fitChunk*size)
 	for i0 := 0; i0 < n; i0 += fitChunk {
 		i1 := min(i0+fitChunk, n)
 		x = x[:(i1-i0)*size]
 		for i := i0; i < i1; i++ {
 			if err := ds.Image(i, x[(i-i0)*size:(i-i0+1)*size]); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 		mu, err := enc.EncodeMean(x)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		for i := i0; i < i1; i++ {
-			k := int(labels[i])
-			if k >= classes {
-				return nil, nil, fmt.Errorf("latent: image %d of %s has label %d, want below %d", i, ds.Name(), k, classes)
-			}
-			counts[k]++
-			for j, v := range mu[(i-i0)*latent : (i-i0+1)*latent] {
-				sums[k][j] += float64(v)
-			}
+		codes = append(codes, mu...)
+	}
+	return codes, nil
+}
+
+// ClassMeans returns each class's mean code (classes×latent, in float64)
+// and image count, from codes (n×latent) whose i-th has class labels[i]. A
+// class without images has a zero mean and count 0.
+func ClassMeans(codes []float32, labels []uint8, classes, latent int) ([][]float64, []int, error) {
+	n := len(codes) / latent
+	if len(labels) < n {
+		return nil, nil, fmt.Errorf("latent: %d labels for %d codes", len(labels), n)
+	}
+	sums := make([][]float64, classes)
+	for k := range sums {
+		sums[k] = make([]float64, latent)
+	}
+	counts := make([]int, classes)
+	for i := range n {
+		k := int(labels[i])
+		if k >= classes {
+			return nil, nil, fmt.Errorf("latent: code %d has label %d, want below %d", i, k, classes)
+		}
+		counts[k]++
+		for j, v := range codes[i*latent : (i+1)*latent] {
+			sums[k][j] += float64(v)
 		}
 	}
 	for k, s := range sums {
@@ -102,4 +113,26 @@ func Analogy(z []float32, means [][]float64, from, to int) []float32 {
 		out[j] = float32(float64(v) - means[from][j] + means[to][j])
 	}
 	return out
+}
+
+// BinaryVectors returns, for each attribute a, the mean code of the images
+// that have it (has[a][i]) minus that of those that do not, and how many
+// have it, from codes (n×latent). An attribute that all or none of the
+// images have gets a zero vector.
+func BinaryVectors(codes []float32, has [][]bool, latent int) ([][]float64, []int) {
+	n := len(codes) / latent
+	vecs := make([][]float64, len(has))
+	counts := make([]int, len(has))
+	for a, h := range has {
+		labels := make([]uint8, n)
+		for i := range n {
+			if h[i] {
+				labels[i] = 1
+			}
+		}
+		means, c, _ := ClassMeans(codes, labels, 2, latent)
+		counts[a] = c[1]
+		vecs[a] = AttributeVectors(means, c)[1]
+	}
+	return vecs, counts
 }

@@ -40,7 +40,11 @@ func TestClassMeansAndVectors(t *testing.T) {
 	for i := range labels {
 		labels[i] = uint8((i * i) % 3)
 	}
-	means, counts, err := ClassMeans(firstTwo{}, ds, labels, n, 4, 2)
+	codes, err := Codes(firstTwo{}, ds, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	means, counts, err := ClassMeans(codes, labels, 4, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +83,16 @@ func TestClassMeansAndVectors(t *testing.T) {
 			t.Errorf("analogy dim %d: %v, want %v", j, got[j], want)
 		}
 	}
-	if _, _, err := ClassMeans(firstTwo{}, ds, labels, n, 1, 2); err == nil {
+	if _, _, err := ClassMeans(codes, labels, 1, 2); err == nil {
 		t.Error("a label beyond the classes was accepted")
+	}
+	// A binary attribute's vector is its class-1 attribute vector.
+	has := make([]bool, n)
+	for i := range has {
+		has[i] = labels[i] == 1
+	}
+	bv, bc := BinaryVectors(codes, [][]bool{has}, 2)
+	if want := AttributeVectors(means, counts)[1]; bc[0] != counts[1] || math.Abs(bv[0][0]-want[0]) > 1e-9 || math.Abs(bv[0][1]-want[1]) > 1e-9 {
+		t.Errorf("binary attribute: vector %v count %d, want %v and %d", bv[0], bc[0], want, counts[1])
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,9 +42,8 @@ type classes struct {
 	counts []int
 }
 
-// load checks the flags, reads the checkpoint and the labelled dataset, and
-// fits the class means.
-func (l *labelled) load() (*classes, error) {
+// open checks the flags and reads the checkpoint and the dataset.
+func (l *labelled) open() (*classes, error) {
 	if l.fit < 1 || l.n < 1 {
 		return nil, fmt.Errorf("-fit %d -n %d: want positive numbers", l.fit, l.n)
 	}
@@ -58,6 +58,18 @@ func (l *labelled) load() (*classes, error) {
 	c := &classes{tr: tr}
 	if c.ds, err = data.Open(l.data, a.C, a.H, a.W); err != nil {
 		return nil, fmt.Errorf("-data: %w", err)
+	}
+	if l.fit+l.n > c.ds.Len() {
+		return nil, fmt.Errorf("-fit %d -n %d: %s holds %d images", l.fit, l.n, c.ds.Name(), c.ds.Len())
+	}
+	return c, nil
+}
+
+// load is open, then the labels and the class means of the fitted images.
+func (l *labelled) load() (*classes, error) {
+	c, err := l.open()
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case l.labels != "":
@@ -77,28 +89,29 @@ func (l *labelled) load() (*classes, error) {
 	if len(c.labels) != c.ds.Len() {
 		return nil, fmt.Errorf("-labels: %d labels for the %d images of %s", len(c.labels), c.ds.Len(), c.ds.Name())
 	}
-	if l.fit+l.n > c.ds.Len() {
-		return nil, fmt.Errorf("-fit %d -n %d: %s holds %d images", l.fit, l.n, c.ds.Name(), c.ds.Len())
-	}
 	k := 0
 	for _, y := range c.labels {
 		k = max(k, int(y)+1)
 	}
-	c.means, c.counts, err = latent.ClassMeans(tr, c.ds, c.labels, l.fit, k, a.Latent)
+	codes, err := latent.Codes(c.tr, c.ds, l.fit)
+	if err != nil {
+		return nil, err
+	}
+	c.means, c.counts, err = latent.ClassMeans(codes, c.labels, k, c.tr.Arch.Latent)
 	return c, err
 }
 
-// shown returns the n images after the fitted ones, their labels and codes.
-func (c *classes) shown(fit, n int) (x []float32, y []uint8, z []float32, err error) {
+// shown returns the n images after the fitted ones and their codes.
+func (c *classes) shown(fit, n int) (x, z []float32, err error) {
 	size := c.tr.Arch.ImageLen()
 	x = make([]float32, n*size)
 	for i := range n {
 		if err := c.ds.Image(fit+i, x[i*size:(i+1)*size]); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 	}
 	z, err = c.tr.EncodeMean(x)
-	return x, c.labels[fit : fit+n], z, err
+	return x, z, err
 }
 
 func analogy(args []string) error {
@@ -113,10 +126,11 @@ func analogy(args []string) error {
 	if err != nil {
 		return err
 	}
-	x, y, z, err := c.shown(l.fit, l.n)
+	x, z, err := c.shown(l.fit, l.n)
 	if err != nil {
 		return err
 	}
+	y := c.labels[l.fit : l.fit+l.n]
 	a := c.tr.Arch
 	codes := make([]float32, 0, l.n*(len(c.means)+1)*a.Latent)
 	for i := range l.n {
@@ -130,40 +144,55 @@ func analogy(args []string) error {
 }
 
 func attributes(args []string) error {
-	l := newLabelled("attributes", "Computes each class's attribute vector: the mean code (z = mu) of the fitted images of that\n"+
-		"class minus that of the others (Larsen et al.). -out writes them as safetensors (attr.<class>, and\n"+
-		"mean.<class>, [latent] float32; metadata: classes, counts). -grid writes one row per shown image:\n"+
-		"the input, its reconstruction, then the reconstruction with each class's vector times -scale added.")
+	l := newLabelled("attributes", "Computes attribute vectors (Larsen et al.): the mean code (z = mu) of the fitted images that\n"+
+		"have an attribute minus that of those that do not. The attributes are the classes of -labels, or\n"+
+		"with -attr-file the columns of a CelebA-style table (list_attr_celeba.txt) matched to a folder's\n"+
+		"files by name. -out writes them as safetensors (attr.<name> [latent] float32; for classes also\n"+
+		"mean.<class>; metadata: names, counts). -grid writes one row per shown image: the input, its\n"+
+		"reconstruction, then the reconstruction with each vector times -scale added.")
 	out := l.fs.String("out", "attributes.safetensors", "output safetensors file of the vectors")
 	grid := l.fs.String("grid", "", "also write this PNG grid")
 	scale := l.fs.Float64("scale", 1.5, "multiple of each vector the grid adds")
+	attrFile := l.fs.String("attr-file", "", "attribute table (CelebA's list_attr_celeba.txt format) for a -data folder")
+	only := l.fs.String("attr", "", "with -attr-file: the attributes to use, e.g. Smiling,Eyeglasses (default: all)")
 	if err := parse(l.fs, args); err != nil {
 		return err
 	}
 	if filepath.Ext(*out) != ".safetensors" {
 		return fmt.Errorf("-out %s: want a .safetensors file", *out)
 	}
-	c, err := l.load()
-	if err != nil {
+	var c *classes
+	var names []string
+	var vecs [][]float64
+	var counts []int
+	var ts []checkpoint.Tensor
+	var err error
+	if *attrFile == "" {
+		if c, err = l.load(); err != nil {
+			return err
+		}
+		vecs, counts = latent.AttributeVectors(c.means, c.counts), c.counts
+		for k := range vecs {
+			names = append(names, strconv.Itoa(k))
+			ts = append(ts, checkpoint.F32("mean."+names[k], []int{c.tr.Arch.Latent}, toFloat32(c.means[k], 1)))
+		}
+	} else if c, names, vecs, counts, err = l.tableVectors(*attrFile, *only); err != nil {
 		return err
 	}
-	vecs := latent.AttributeVectors(c.means, c.counts)
 	a := c.tr.Arch
-	var ts []checkpoint.Tensor
-	var names, counts []string
+	var countText []string
 	for k, v := range vecs {
-		name := strconv.Itoa(k)
-		ts = append(ts, checkpoint.F32("attr."+name, []int{a.Latent}, toFloat32(v, 1)), checkpoint.F32("mean."+name, []int{a.Latent}, toFloat32(c.means[k], 1)))
-		names, counts = append(names, name), append(counts, strconv.Itoa(c.counts[k]))
+		ts = append(ts, checkpoint.F32("attr."+names[k], []int{a.Latent}, toFloat32(v, 1)))
+		countText = append(countText, strconv.Itoa(counts[k]))
 	}
-	meta := map[string]string{"classes": strings.Join(names, ","), "counts": strings.Join(counts, ","), "arch": a.Name, "model": c.tr.Cfg.Model}
+	meta := map[string]string{"names": strings.Join(names, ","), "counts": strings.Join(countText, ","), "arch": a.Name, "model": c.tr.Cfg.Model}
 	if err := checkpoint.Write(*out, ts, meta); err != nil {
 		return err
 	}
 	if *grid == "" {
 		return nil
 	}
-	x, _, z, err := c.shown(l.fit, l.n)
+	x, z, err := c.shown(l.fit, l.n)
 	if err != nil {
 		return err
 	}
@@ -178,6 +207,43 @@ func attributes(args []string) error {
 		}
 	}
 	return writeRows(c.tr, *grid, x, codes, l.n, len(vecs)+1)
+}
+
+// tableVectors reads an attribute table and returns the vectors of the
+// attributes named in only (all when empty) over the fitted images, and how
+// many of those have each.
+func (l *labelled) tableVectors(path, only string) (*classes, []string, [][]float64, []int, error) {
+	table, err := data.ReadAttributes(path)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("-attr-file: %w", err)
+	}
+	c, err := l.open()
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	has, err := table.For(c.ds, l.fit)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("-attr-file: %w", err)
+	}
+	names := table.Names
+	if only != "" {
+		var picked [][]bool
+		names = strings.Split(only, ",")
+		for _, name := range names {
+			j := slices.Index(table.Names, name)
+			if j < 0 {
+				return nil, nil, nil, nil, fmt.Errorf("-attr %s: %s has no such attribute (it has %s)", name, path, strings.Join(table.Names, ", "))
+			}
+			picked = append(picked, has[j])
+		}
+		has = picked
+	}
+	codes, err := latent.Codes(c.tr, c.ds, l.fit)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	vecs, counts := latent.BinaryVectors(codes, has, c.tr.Arch.Latent)
+	return c, names, vecs, counts, nil
 }
 
 // writeRows decodes codes (rows × cols latent vectors) and writes a grid

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"image"
 	"image/png"
 	"math"
@@ -91,7 +92,7 @@ func TestAnalogyAndAttributes(t *testing.T) {
 		t.Fatal(err)
 	}
 	counts := strings.Split(f.Meta["counts"], ",")
-	if len(counts) != 10 || f.Meta["classes"] != "0,1,2,3,4,5,6,7,8,9" {
+	if len(counts) != 10 || f.Meta["names"] != "0,1,2,3,4,5,6,7,8,9" {
 		t.Fatalf("metadata %v, want ten classes with their counts", f.Meta)
 	}
 	means := make([][]float32, 10)
@@ -124,5 +125,37 @@ func TestAnalogyAndAttributes(t *testing.T) {
 		if !nearly(acell(1, col), acell(1, 1)) {
 			t.Errorf("attributes grid with -scale 0: column %d differs from the reconstruction", col)
 		}
+	}
+}
+
+// attributes -attr-file: a CelebA-style table matched to a folder's files;
+// the chosen attributes' vectors are written under their names with the
+// number of fitted images that have each, and an unknown name is refused.
+func TestAttributesFromTable(t *testing.T) {
+	imgs, out := writeFolder(t, 12), t.TempDir()
+	if err := run([]string{"-batch", "8", "-steps", "1", "-eval-every", "-1", "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	table := "12\nOdd Big\n"
+	for i := range 12 {
+		table += fmt.Sprintf("img%02d.png %d %d\n", i, 2*(i%2)-1, 2*(i/6)-1)
+	}
+	tpath := filepath.Join(out, "list_attr.txt")
+	os.WriteFile(tpath, []byte(table), 0o644)
+	ckpt, vecs, grid := filepath.Join(out, ckptFile), filepath.Join(out, "v.safetensors"), filepath.Join(out, "g.png")
+	args := []string{"attributes", "-ckpt", ckpt, "-data", imgs, "-attr-file", tpath, "-fit", "8", "-n", "2", "-out", vecs, "-grid", grid}
+	if err := run(append(args, "-attr", "Odd")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := checkpoint.Read(vecs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Float32("attr.Odd", 32); err != nil || f.Meta["names"] != "Odd" || f.Meta["counts"] != "4" {
+		t.Errorf("vectors file: %v, metadata %v; want attr.Odd of 4 fitted images", err, f.Meta)
+	}
+	cellsOf(t, grid, 3) // input, reconstruction, +Odd
+	if err := run(append(args, "-attr", "Tall")); err == nil || !strings.Contains(err.Error(), "-attr Tall") || !strings.Contains(err.Error(), "Odd, Big") {
+		t.Errorf("an attribute the table lacks: %v", err)
 	}
 }
