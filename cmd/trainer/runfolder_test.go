@@ -2,14 +2,17 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/vaegan-go/vaegan/checkpoint"
+	"golang.org/x/net/html"
 )
 
 // A run folder is locked while a run holds it: a second run is refused,
@@ -91,5 +94,65 @@ func TestFullDiskKeepsTheLastCheckpoint(t *testing.T) {
 		if isTemporary(e.Name()) {
 			t.Errorf("the failed write left %s", e.Name())
 		}
+	}
+}
+
+// pageLinks parses an HTML page and returns every src and href in it.
+func pageLinks(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var links []string
+	z := html.NewTokenizer(f)
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			if z.Err() != io.EOF {
+				t.Fatalf("%s: %v", path, z.Err())
+			}
+			return links
+		case html.StartTagToken, html.SelfClosingTagToken:
+			for {
+				k, v, more := z.TagAttr()
+				if string(k) == "src" || string(k) == "href" {
+					links = append(links, string(v))
+				}
+				if !more {
+					break
+				}
+			}
+		}
+	}
+}
+
+// The run page links the newest grids, both plots and the best checkpoint,
+// every link to a file that exists; a live run's page reloads itself, a
+// finished run's does not.
+func TestRunPage(t *testing.T) {
+	out := t.TempDir()
+	if err := run([]string{"-batch", "8", "-steps", "4", "-sample-every", "2", "-eval-every", "2", "-eval-n", "20", "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	page := filepath.Join(out, runPageFile)
+	links := pageLinks(t, page)
+	for _, want := range []string{"samples/sample_000004.png", "samples/recon_000004.png", lossPlot, qualityPlot, bestFile} {
+		if !slices.Contains(links, want) {
+			t.Errorf("the run page does not link %s (links %v)", want, links)
+		}
+	}
+	for _, l := range links {
+		if _, err := os.Stat(filepath.Join(out, l)); err != nil {
+			t.Errorf("the run page links %s, which does not exist", l)
+		}
+	}
+	body, _ := os.ReadFile(page)
+	if bytes.Contains(body, []byte("http-equiv=\"refresh\"")) || !bytes.Contains(body, []byte("step 4 of 4")) {
+		t.Errorf("a finished run's page reloads itself or does not say step 4 of 4")
+	}
+	if !bytes.Contains(body, []byte("<th>frechet</th>")) {
+		t.Errorf("the run page has no quality table")
 	}
 }

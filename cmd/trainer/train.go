@@ -33,6 +33,7 @@ const (
 	qualityCSV  = "quality.csv"
 	qualityPlot = "quality.png"
 	samplesDir  = "samples"
+	runPageFile = "index.html"         // the run page
 	skippedFile = "skipped-images.txt" // image files -skip-bad-images skipped, one error per line
 	gridImages  = 64                   // images in a sample grid
 	reconImages = 32                   // images in a reconstruction grid
@@ -142,6 +143,12 @@ type session struct {
 	qlog      *report.LossLog
 	evalEvery int
 	best      float64 // lowest Fréchet distance so far (+Inf: none yet)
+
+	// What the run page shows.
+	device         string
+	total          int
+	losses         []report.NamedValue // of the newest step
+	samples, recon string              // newest grids, relative to -out
 }
 
 // qualityNames are the columns of quality.csv.
@@ -264,7 +271,11 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 
 	fmt.Fprintf(stderr, "training %s on %s (%d images of %d×%d×%d), device %s, batch %d, steps %d → %d, output %s\n",
 		cfg.Model, r.ds.Name(), r.ds.Len(), arch.C, arch.H, arch.W, b.Name(), cfg.Batch, r.tr.Steps, total, f.out)
+	r.device, r.total = b.Name(), total
 	err = r.loop(ctx, total, stderr)
+	if perr := r.writePage(false); err == nil {
+		err = perr
+	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "\ninterrupted: checkpoint saved at step %d; continue with -resume -out %s\n", r.tr.Steps, f.out)
 		return nil
@@ -307,6 +318,7 @@ func (r *session) loop(ctx context.Context, total int, stderr *os.File) error {
 			named[i] = report.NamedValue{Name: c.name, Value: values[i]}
 		}
 		step := tr.Steps
+		r.losses = named
 		prog.Update(step, batch.Pos.Epoch, named, ips)
 		if step%r.f.logEvery == 0 || step == total || step == 1 {
 			if err := r.log.Log(step, batch.Pos.Epoch, values, ips); err != nil {
@@ -320,6 +332,11 @@ func (r *session) loop(ctx context.Context, total int, stderr *os.File) error {
 		}
 		if r.ref != nil && (step%r.evalEvery == 0 || step == total) {
 			if err := r.evaluate(prog, batch.Pos.Epoch, ips); err != nil {
+				return err
+			}
+		}
+		if step%r.f.sampleEvery == 0 || (r.ref != nil && step%r.evalEvery == 0) {
+			if err := r.writePage(true); err != nil {
 				return err
 			}
 		}
@@ -421,9 +438,11 @@ func (r *session) writeGrids(step int) error {
 		return err
 	}
 	dir := filepath.Join(r.f.out, samplesDir)
-	if err := report.WriteGrid(filepath.Join(dir, fmt.Sprintf("sample_%06d.png", step)), x, gridImages, a.C, a.H, a.W, 8); err != nil {
+	name := fmt.Sprintf("sample_%06d.png", step)
+	if err := report.WriteGrid(filepath.Join(dir, name), x, gridImages, a.C, a.H, a.W, 8); err != nil {
 		return err
 	}
+	r.samples = samplesDir + "/" + name
 	if r.reconX != nil {
 		rec, err := r.tr.Reconstruct(r.reconX)
 		if err != nil {
@@ -431,11 +450,44 @@ func (r *session) writeGrids(step int) error {
 		}
 		cols := min(8, len(r.reconX)/a.ImageLen())
 		both := interleaveRows(r.reconX, rec, a.ImageLen(), cols)
-		if err := report.WriteGrid(filepath.Join(dir, fmt.Sprintf("recon_%06d.png", step)), both, len(both)/a.ImageLen(), a.C, a.H, a.W, cols); err != nil {
+		name := fmt.Sprintf("recon_%06d.png", step)
+		if err := report.WriteGrid(filepath.Join(dir, name), both, len(both)/a.ImageLen(), a.C, a.H, a.W, cols); err != nil {
 			return err
 		}
+		r.recon = samplesDir + "/" + name
 	}
 	return report.PlotLosses(filepath.Join(r.f.out, lossCSV), filepath.Join(r.f.out, lossPlot))
+}
+
+// writePage rewrites the run page, index.html in -out: the configuration,
+// the progress, the newest grids, the plots, the quality table and the best
+// checkpoint (each shown once its file exists). A live page reloads itself.
+func (r *session) writePage(live bool) error {
+	cfg := r.tr.Cfg
+	data := r.dataArg
+	if data == "" {
+		data = r.ds.Name()
+	}
+	p := report.RunPage{
+		Title: fmt.Sprintf("%s, %s: %s", cfg.Model, cfg.Arch, r.f.out),
+		Config: [][2]string{{"model", cfg.Model}, {"architecture", cfg.Arch}, {"data", data},
+			{"batch", strconv.Itoa(cfg.Batch)}, {"γ", fmt.Sprint(cfg.Gamma)}, {"β", fmt.Sprint(cfg.Beta)},
+			{"initialization", cfg.Init}, {"equilibrium rule", fmt.Sprint(!cfg.NoEquilibrium)},
+			{"optimizer", cfg.Optim.Kind}, {"EMA", fmt.Sprint(cfg.EMA)}, {"seed", fmt.Sprint(cfg.Seed)}, {"device", r.device}},
+		Step: r.tr.Steps, Total: r.total, Live: live, Losses: r.losses,
+		Samples: r.samples, Recon: r.recon, Updated: time.Now(),
+	}
+	exists := func(name string) string {
+		if _, err := os.Stat(filepath.Join(r.f.out, name)); err != nil {
+			return ""
+		}
+		return name
+	}
+	p.LossPlot, p.QualityPlot, p.Best = exists(lossPlot), exists(qualityPlot), exists(bestFile)
+	if exists(qualityCSV) != "" {
+		p.QualityCSV = filepath.Join(r.f.out, qualityCSV)
+	}
+	return report.WriteRunPage(filepath.Join(r.f.out, runPageFile), p)
 }
 
 // interleaveRows lays out inputs and their reconstructions (images of size
