@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/vaegan-go/vaegan/checkpoint"
 	"github.com/vaegan-go/vaegan/data"
+	"github.com/vaegan-go/vaegan/evaluation"
 	"github.com/vaegan-go/vaegan/latent"
 	"github.com/vaegan-go/vaegan/model"
 	"github.com/vaegan-go/vaegan/report"
@@ -140,7 +143,53 @@ func analogy(args []string) error {
 			codes = append(codes, latent.Analogy(zi, c.means, int(y[i]), to)...)
 		}
 	}
-	return writeRows(c.tr, *out, x, codes, l.n, len(c.means)+1)
+	dec, err := writeRows(c.tr, *out, x, codes, l.n, len(c.means)+1)
+	if err != nil {
+		return err
+	}
+	return c.checkAnalogies(l.data, dec, l.n, len(c.means), os.Stderr)
+}
+
+// checkAnalogies classifies the converted images (after each row's
+// reconstruction, one per class) with the dataset's classifier, where it has
+// one, and says how often the classifier gives each its target class.
+func (c *classes) checkAnalogies(dataArg string, dec []float32, rows, k int, w io.Writer) error {
+	ref := evaluation.ReferenceFor(dataArg)
+	if ref != evaluation.MNIST && ref != evaluation.Fashion {
+		return nil
+	}
+	cls, err := model.EmbeddedClassifier(c.tr.B, ref)
+	if err != nil {
+		return err
+	}
+	_, probs, err := cls.Features(dec)
+	if err != nil {
+		return err
+	}
+	classes := len(probs) / (rows * (k + 1))
+	hits := 0
+	for i := range rows {
+		for to := range k {
+			p := probs[(i*(k+1)+1+to)*classes:][:classes]
+			if argmax(p) == to {
+				hits++
+			}
+		}
+	}
+	fmt.Fprintf(w, "analogy: the %s classifier gives %d of the %d converted images their target class (%.1f%%)\n",
+		ref, hits, rows*k, 100*float64(hits)/float64(rows*k))
+	return nil
+}
+
+// argmax is the index of the largest value.
+func argmax(p []float32) int {
+	best := 0
+	for i, v := range p {
+		if v > p[best] {
+			best = i
+		}
+	}
+	return best
 }
 
 func attributes(args []string) error {
@@ -206,7 +255,8 @@ func attributes(args []string) error {
 			}
 		}
 	}
-	return writeRows(c.tr, *grid, x, codes, l.n, len(vecs)+1)
+	_, err = writeRows(c.tr, *grid, x, codes, l.n, len(vecs)+1)
+	return err
 }
 
 // tableVectors reads an attribute table and returns the vectors of the
@@ -247,11 +297,12 @@ func (l *labelled) tableVectors(path, only string) (*classes, []string, [][]floa
 }
 
 // writeRows decodes codes (rows × cols latent vectors) and writes a grid
-// whose rows are each input image followed by the decodings of its codes.
-func writeRows(tr *model.Trainer, path string, x, codes []float32, rows, cols int) error {
+// whose rows are each input image followed by the decodings of its codes;
+// it returns the decodings.
+func writeRows(tr *model.Trainer, path string, x, codes []float32, rows, cols int) ([]float32, error) {
 	dec, err := tr.Decode(codes)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	size := tr.Arch.ImageLen()
 	img := make([]float32, 0, rows*(cols+1)*size)
@@ -260,7 +311,7 @@ func writeRows(tr *model.Trainer, path string, x, codes []float32, rows, cols in
 		img = append(img, dec[i*cols*size:(i+1)*cols*size]...)
 	}
 	a := tr.Arch
-	return report.WriteGrid(path, img, rows*(cols+1), a.C, a.H, a.W, cols+1)
+	return dec, report.WriteGrid(path, img, rows*(cols+1), a.C, a.H, a.W, cols+1)
 }
 
 // toFloat32 returns s·v in float32.

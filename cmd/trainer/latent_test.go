@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	"image/png"
@@ -11,8 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vaegan-go/vaegan/backend/cpu"
 	"github.com/vaegan-go/vaegan/checkpoint"
 	"github.com/vaegan-go/vaegan/data"
+	"github.com/vaegan-go/vaegan/model"
 	"github.com/vaegan-go/vaegan/report"
 )
 
@@ -157,5 +160,50 @@ func TestAttributesFromTable(t *testing.T) {
 	cellsOf(t, grid, 3) // input, reconstruction, +Odd
 	if err := run(append(args, "-attr", "Tall")); err == nil || !strings.Contains(err.Error(), "-attr Tall") || !strings.Contains(err.Error(), "Odd, Big") {
 		t.Errorf("an attribute the table lacks: %v", err)
+	}
+}
+
+// checkAnalogies counts a cell as right when the classifier gives it its
+// column's class: test images laid out by their labels score (almost) all,
+// the same images one column off score (almost) none.
+func TestCheckAnalogies(t *testing.T) {
+	ds, err := data.MNISTTest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, err := data.MNISTTestLabels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDigit := map[int][]int{}
+	for i, y := range labels[:500] {
+		byDigit[int(y)] = append(byDigit[int(y)], i)
+	}
+	layout := func(shift int) []float32 {
+		var dec []float32
+		img := make([]float32, 28*28)
+		for row := range 3 {
+			dec = append(dec, make([]float32, 28*28)...) // the reconstruction column
+			for to := range 10 {
+				ds.Image(byDigit[(to+shift)%10][row], img)
+				dec = append(dec, img...)
+			}
+		}
+		return dec
+	}
+	c := &classes{tr: &model.Trainer{B: cpu.New(1)}}
+	for _, tc := range []struct {
+		shift    int
+		min, max int
+	}{{0, 29, 30}, {1, 0, 1}} {
+		var msg bytes.Buffer
+		if err := c.checkAnalogies("", layout(tc.shift), 3, 10, &msg); err != nil {
+			t.Fatal(err)
+		}
+		var hits int
+		fmt.Sscanf(msg.String(), "analogy: the mnist classifier gives %d of", &hits)
+		if hits < tc.min || hits > tc.max {
+			t.Errorf("images %d columns off: %q, want %d to %d hits of 30", tc.shift, msg.String(), tc.min, tc.max)
+		}
 	}
 }
