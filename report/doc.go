@@ -5,7 +5,7 @@
 //   - LossLog: a CSV file with one row per logged step,
 //     "step,epoch,<loss names...>,images_per_sec", that a resumed run extends
 //     without duplicating rows.
-//   - PlotLosses: a PNG line chart of every loss column of such a CSV against
+//   - PlotLosses: a PNG of such a CSV in panels by kind of column against
 //     step.
 //   - Progress: a one-line training progress display that redraws in place on
 //     a terminal and prints plain lines otherwise.

@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/csv"
 	"fmt"
+	"image/color"
 	"io"
 	"math"
 	"os"
@@ -10,30 +11,172 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// Size of the loss plot: 8×5 inches, which is 768×480 pixels at the 96 dpi of
-// vgimg.
+// Size of the plots: 8 inches wide (768 pixels at the 96 dpi of vgimg);
+// a quality plot is 5 inches high, each panel of the loss plot 3.
 const (
-	plotWidth  = 8 * vg.Inch
-	plotHeight = 5 * vg.Inch
+	plotWidth   = 8 * vg.Inch
+	plotHeight  = 5 * vg.Inch
+	panelHeight = 3 * vg.Inch
+	legendWidth = 1.3 * vg.Inch
 )
 
-// PlotLosses reads a loss log CSV written by LossLog and draws every loss
-// column against step as a PNG at pngPath (768×480 pixels), one line per
-// loss with a legend, replacing any existing file atomically. Non-finite
-// values are left out. The y axis is logarithmic when every plotted value is
-// positive and they span at least a factor of 10.
-func PlotLosses(csvPath, pngPath string) error {
-	return PlotLog(csvPath, pngPath, "Training losses", "loss")
+// seriesColors holds ten distinct colours (Tableau's), so that no two columns
+// of a log share one.
+var seriesColors = []color.RGBA{
+	{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255}, {148, 103, 189, 255},
+	{140, 86, 75, 255}, {227, 119, 194, 255}, {127, 127, 127, 255}, {188, 189, 34, 255}, {23, 190, 207, 255},
 }
 
-// PlotLog draws a log written by LossLog as PlotLosses does, with the given
-// title and y-axis label.
+// The loss plot's panels, by the kind of column they show.
+const (
+	panelLosses  = iota // every column not named below
+	panelErrors         // dis_real, dis_fake: the discriminator's mean errors
+	panelUpdates        // upd_dis, upd_dec: 0/1 update flags
+	numPanels
+)
+
+var panelTitles = [numPanels]string{
+	"losses (thin: as logged; thick: smoothed)",
+	"discriminator's mean error on real and fake images (dashed: the equilibrium rule's band, 0.33–1.03)",
+	"share of steps each network was updated (rolling mean over 20 logged steps)",
+}
+
+// panelOf is the panel of a loss-log column.
+func panelOf(name string) int {
+	switch name {
+	case "dis_real", "dis_fake":
+		return panelErrors
+	case "upd_dis", "upd_dec":
+		return panelUpdates
+	}
+	return panelLosses
+}
+
+// PlotLosses reads a loss log CSV written by LossLog and draws it as a PNG
+// at pngPath, replacing any existing file atomically: one panel per kind of
+// column present (the losses; the discriminator's errors with the
+// equilibrium band; the update flags as a rolling share), one colour per
+// column, each curve smoothed over its raw values, the legend beside the
+// data. Non-finite values are left out. A panel's y axis is logarithmic when
+// every value in it is positive and they span at least a factor of 10. The
+// image is 768 pixels wide and 288 high per panel.
+func PlotLosses(csvPath, pngPath string) error {
+	names, series, err := readLossCSV(csvPath)
+	if err != nil {
+		return err
+	}
+	var panels []int
+	for k := range numPanels {
+		for i, s := range series {
+			if panelOf(names[i]) == k && len(s) > 0 {
+				panels = append(panels, k)
+				break
+			}
+		}
+	}
+	if len(panels) == 0 {
+		panels = []int{panelLosses}
+	}
+	height := panelHeight * vg.Length(len(panels))
+	c := vgimg.PngCanvas{Canvas: vgimg.New(plotWidth, height)}
+	dc := draw.New(c)
+	for row, k := range panels {
+		p := plot.New()
+		p.Title.Text = panelTitles[k]
+		p.Title.TextStyle.Font.Size = vg.Points(10)
+		p.X.Label.Text = "step"
+		legend := plot.NewLegend()
+		var all plotter.XYs
+		for i, s := range series {
+			if panelOf(names[i]) != k || len(s) == 0 {
+				continue
+			}
+			col := seriesColors[i%len(seriesColors)]
+			if k == panelUpdates {
+				s = rollingMean(s, 20)
+			} else {
+				raw, err := plotter.NewLine(s)
+				if err != nil {
+					return fmt.Errorf("report: plotting %s column %q: %w", csvPath, names[i], err)
+				}
+				raw.Color, raw.Width = color.NRGBA{col.R, col.G, col.B, 90}, vg.Points(0.7)
+				p.Add(raw)
+				s = rollingMean(s, max(1, len(s)/25))
+			}
+			all = append(all, s...)
+			line, err := plotter.NewLine(s)
+			if err != nil {
+				return fmt.Errorf("report: plotting %s column %q: %w", csvPath, names[i], err)
+			}
+			line.Color, line.Width = col, vg.Points(1.8)
+			p.Add(line)
+			legend.Add(names[i], line)
+		}
+		switch k {
+		case panelErrors:
+			for _, y := range []float64{0.68 - 0.35, 0.68 + 0.35} {
+				band := plotter.NewFunction(func(float64) float64 { return y })
+				band.Color, band.Dashes = color.Gray{Y: 120}, []vg.Length{vg.Points(4), vg.Points(3)}
+				p.Add(band)
+			}
+			p.Y.Label.Text = "mean BCE"
+			p.Y.Min, p.Y.Max = 0, max(p.Y.Max, 1.1) // the band in view
+		case panelUpdates:
+			p.Y.Min, p.Y.Max = 0, 1.05
+			p.Y.Label.Text = "share"
+		default:
+			p.Y.Label.Text = "loss"
+			setLogScale(p, all)
+		}
+		y1 := height - panelHeight*vg.Length(row)
+		area := vg.Rectangle{Min: vg.Point{Y: y1 - panelHeight}, Max: vg.Point{X: plotWidth - legendWidth, Y: y1}}
+		p.Draw(draw.Canvas{Canvas: dc.Canvas, Rectangle: area})
+		legend.Top, legend.Left = true, true
+		legend.Draw(draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{
+			Min: vg.Point{X: plotWidth - legendWidth, Y: y1 - panelHeight}, Max: vg.Point{X: plotWidth, Y: y1 - vg.Points(20)}}})
+	}
+	return writeFileAtomic(pngPath, func(w io.Writer) error {
+		_, err := c.WriteTo(w)
+		return err
+	})
+}
+
+// rollingMean returns the mean of each point's window of w points ending
+// at it (fewer at the start).
+func rollingMean(s plotter.XYs, w int) plotter.XYs {
+	out := make(plotter.XYs, len(s))
+	sum := 0.0
+	for i, pt := range s {
+		sum += pt.Y
+		if i >= w {
+			sum -= s[i-w].Y
+		}
+		out[i] = plotter.XY{X: pt.X, Y: sum / float64(min(i+1, w))}
+	}
+	return out
+}
+
+// setLogScale makes p's y axis logarithmic when every value of pts is
+// positive and they span at least a factor of 10.
+func setLogScale(p *plot.Plot, pts plotter.XYs) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, pt := range pts {
+		lo, hi = min(lo, pt.Y), max(hi, pt.Y)
+	}
+	if lo > 0 && hi >= 10*lo {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+}
+
+// PlotLog draws every column of a log written by LossLog against step on
+// one axis, one colour per column, with the given title and y-axis label,
+// as a 768×480 PNG at pngPath (the quality log).
 func PlotLog(csvPath, pngPath, title, yLabel string) error {
 	names, series, err := readLossCSV(csvPath)
 	if err != nil {
@@ -44,29 +187,22 @@ func PlotLog(csvPath, pngPath, title, yLabel string) error {
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = yLabel
 	p.Legend.Top = true
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, s := range series {
-		for _, pt := range s {
-			lo, hi = min(lo, pt.Y), max(hi, pt.Y)
-		}
-	}
-	if lo > 0 && hi >= 10*lo {
-		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	}
+	var all plotter.XYs
 	for i, s := range series {
 		if len(s) == 0 {
 			continue
 		}
+		all = append(all, s...)
 		line, err := plotter.NewLine(s)
 		if err != nil {
 			return fmt.Errorf("report: plotting %s column %q: %w", csvPath, names[i], err)
 		}
-		line.Color = plotutil.Color(i)
+		line.Color = seriesColors[i%len(seriesColors)]
 		line.Width = vg.Points(1.5)
 		p.Add(line)
 		p.Legend.Add(names[i], line)
 	}
+	setLogScale(p, all)
 	c := vgimg.PngCanvas{Canvas: vgimg.New(plotWidth, plotHeight)}
 	p.Draw(draw.New(c))
 	return writeFileAtomic(pngPath, func(w io.Writer) error {

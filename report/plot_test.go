@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot/plotter"
 )
 
 func decodePNG(t *testing.T, path string) image.Image {
@@ -55,9 +57,47 @@ func TestPlotLosses(t *testing.T) {
 		if err := PlotLosses(src, pngPath); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		// 8×5 inches at 96 dpi.
-		if got := decodePNG(t, pngPath).Bounds(); got != image.Rect(0, 0, 768, 480) {
-			t.Errorf("%s: plot bounds %v, want (0,0)-(768,480)", tc.name, got)
+		// One panel of losses: 8×3 inches at 96 dpi.
+		if got := decodePNG(t, pngPath).Bounds(); got != image.Rect(0, 0, 768, 288) {
+			t.Errorf("%s: plot bounds %v, want (0,0)-(768,288)", tc.name, got)
+		}
+	}
+}
+
+// A VAE-GAN's log gets three panels: the losses, the discriminator's
+// errors, the update shares.
+func TestPlotLossesPanels(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "losses.csv")
+	names := []string{"kl", "like", "dis", "adv", "dis_real", "dis_fake", "upd_dis", "upd_dec"}
+	l, err := OpenLossLog(csvPath, names, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for step := 1; step <= 60; step++ {
+		flag := float64(step % 2)
+		if err := l.Log(step, 0, []float64{3, 40 / float64(step), 1.2, 2, 0.4, 0.7, flag, 1}, 300); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	pngPath := filepath.Join(dir, "losses.png")
+	if err := PlotLosses(csvPath, pngPath); err != nil {
+		t.Fatal(err)
+	}
+	if got := decodePNG(t, pngPath).Bounds(); got != image.Rect(0, 0, 768, 3*288) {
+		t.Errorf("plot bounds %v, want three panels (0,0)-(768,864)", got)
+	}
+}
+
+func TestRollingMean(t *testing.T) {
+	s := plotter.XYs{{X: 1, Y: 0}, {X: 2, Y: 1}, {X: 3, Y: 1}, {X: 4, Y: 0}}
+	got := rollingMean(s, 2)
+	want := []float64{0, 0.5, 1, 0.5}
+	for i := range want {
+		if got[i].Y != want[i] || got[i].X != s[i].X {
+			t.Errorf("rolling mean %v, want Y %v", got, want)
+			break
 		}
 	}
 }
