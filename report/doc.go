@@ -9,8 +9,10 @@
 //     step.
 //   - Progress: a one-line training progress display that redraws in place on
 //     a terminal and prints plain lines otherwise.
+//   - WriteAnimation: frames of grids as an animated GIF.
+//   - WriteRunPage: a run folder's index.html.
 //
-// Files (grid and plot PNGs) are replaced atomically: they are written to a
+// Files (grids, plots, animations, the run page) are replaced atomically: they are written to a
 // temporary file in the same directory, which is then renamed over the target,
 // so a reader never sees a half-written file.
 package report
