@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/vaegan-go/vaegan/data"
-	"github.com/vaegan-go/vaegan/report"
 )
 
 // writeFolder writes n 28×28 gray PNGs into a new folder; the files whose
@@ -205,19 +204,7 @@ func TestInterpolateBetween(t *testing.T) {
 	if err := run([]string{"interpolate", "-ckpt", ckpt, "-between", a + "," + b, "-steps", "3", "-out", walk}); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(walk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	grid, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cell := 28 + report.GridGap
-	if r := grid.Bounds(); r.Dx() != 3*cell+report.GridGap || r.Dy() != cell+report.GridGap {
-		t.Fatalf("walk grid is %v, want one row of 3 images", r)
-	}
+	cell := cellsOf(t, walk, 3) // one row of three images
 	c := &ckptCommand{ckpt: ckpt}
 	c.dev.name, c.dev.threads = "cpu", 1
 	tr, err := c.trainer()
@@ -233,12 +220,11 @@ func TestInterpolateBetween(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x0 := report.GridGap + 2*i*cell
+		got := cell(0, 2*i)
 		for p := range 28 * 28 {
-			got, _, _, _ := grid.At(x0+p%28, report.GridGap+p/28).RGBA()
 			want := math.Round(float64(rec[p]+1) * 127.5)
-			if math.Abs(float64(got>>8)-want) > 1 {
-				t.Fatalf("cell %d pixel %d: %d, want the reconstruction of %s (%v)", 2*i, p, got>>8, path, want)
+			if math.Abs(float64(got[p])-want) > 1 {
+				t.Fatalf("cell %d pixel %d: %d, want the reconstruction of %s (%v)", 2*i, p, got[p], path, want)
 			}
 		}
 	}

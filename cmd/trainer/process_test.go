@@ -80,7 +80,7 @@ func TestSIGTERMSavesTheRun(t *testing.T) {
 // checkpoint of a run that was never interrupted, and no temporary file.
 func TestKilledRunResumesExactly(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a dozen trainer processes; skipped under -short")
+		t.Skip("starts eleven trainer processes; skipped under -short")
 	}
 	common := []string{"-batch", "8", "-steps", "40", "-sample-every", "10", "-eval-every", "-1", "-workers", "1"}
 	ref := t.TempDir() // the uninterrupted run writes its checkpoint at the end only
