@@ -15,8 +15,9 @@ import (
 	"github.com/vaegan-go/vaegan/quality"
 )
 
-// Chunk is the number of images decoded, encoded or classified at once, so
-// that memory does not grow with the number of samples.
+// Chunk is the number of images classified at once, so that memory does not
+// grow with the number of samples (the model decodes and encodes in chunks
+// of its own, model.InferenceChunk).
 const Chunk = 500
 
 // Settings of the metrics.
@@ -127,7 +128,7 @@ type Generator interface {
 // 0 or the model has no encoder), and measures both.
 func (r *Reference) Evaluate(g Generator, latent, n int, seed uint64, nRecon int) (Report, error) {
 	z := model.Prior(n, latent, seed)
-	samples, err := chunked(g.Decode, z, latent)
+	samples, err := g.Decode(z)
 	if err != nil {
 		return Report{}, err
 	}
@@ -138,24 +139,11 @@ func (r *Reference) Evaluate(g Generator, latent, n int, seed uint64, nRecon int
 	nRecon = min(nRecon, r.N)
 	size := r.C * r.H * r.W
 	in := r.Images[:nRecon*size]
-	rec, err := chunked(g.Reconstruct, in, size)
+	rec, err := g.Reconstruct(in)
 	if err != nil {
 		return rep, err
 	}
 	return rep, r.recon(&rep, in, rec, nRecon)
-}
-
-// chunked applies f to x in chunks of Chunk rows of the given size.
-func chunked(f func([]float32) ([]float32, error), x []float32, size int) ([]float32, error) {
-	var out []float32
-	for lo := 0; lo < len(x); lo += Chunk * size {
-		y, err := f(x[lo:min(lo+Chunk*size, len(x))])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, y...)
-	}
-	return out, nil
 }
 
 // Samples measures a set of images (NCHW in [-1, 1], the reference's
