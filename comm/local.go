@@ -153,4 +153,3 @@ func (g *localGroup) complete() {
 	close(g.done)
 	g.done = make(chan struct{})
 }
-

@@ -9,7 +9,7 @@ import (
 // gradient into the discriminator's output gradient, and the generator's
 // loss gradient into gAdv (zero on the real rows).
 func (t *Trainer) advLosses(fake ...int) {
-	b, inv := t.B, 1/float32(t.Cfg.Batch)
+	b, inv := t.B, 1/float32(t.batch)
 	b.Fill(t.gAdvG[0], 0)
 	if t.Nets.classes == 1 {
 		b.BCEWithLogits(t.logits[0], t.loss[lossDisReal], t.gDis[0], 1, inv)

@@ -3,7 +3,7 @@ package model
 // gradsVAE computes the VAE baseline's gradients: the pixel squared error
 // (Like) and KL, through the decoder into the encoder.
 func (t *Trainer) gradsVAE() {
-	b, inv := t.B, 1/float32(t.Cfg.Batch)
+	b, inv := t.B, 1/float32(t.batch)
 	t.encode()
 	t.decRec.forward(b, t.z, true)
 	t.klLoss()

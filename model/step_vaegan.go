@@ -21,7 +21,7 @@ import (
 // adversarial gradient reaches the encoder and no L_like gradient reaches
 // the discriminator's weights.
 func (t *Trainer) gradsVAEGAN() {
-	b, inv := t.B, 1/float32(t.Cfg.Batch)
+	b, inv := t.B, 1/float32(t.batch)
 	z := t.z
 	t.encode()
 	t.sampleZp()

@@ -5,6 +5,7 @@ import (
 	"runtime"
 
 	"github.com/vaegan-go/vaegan/backend"
+	"github.com/vaegan-go/vaegan/comm"
 )
 
 // Loss indices into the trainer's loss tensor.
@@ -55,6 +56,11 @@ type Trainer struct {
 	Noise     uint64
 	NoiseSeed uint64
 
+	// The group this trainer is one rank of (comm.Single alone): it holds
+	// batch = Cfg.Batch/Size images of each step's global batch.
+	comm           comm.Comm
+	batch          int
+	reduced        []float32 // host buffer of the step's all-reduce (distributed.go)
 	hasEnc, hasDis bool
 	enc            *encoderPass
 	decRec, decGen *pass
@@ -120,9 +126,20 @@ func (e *encoderPass) backward(b backend.Backend, n *Nets, x backend.Tensor) {
 // parameters by cfg.Init (the architecture's default when empty) with
 // cfg.Seed. An allocation that fails (out of device memory) is returned as
 // an error.
-func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
+func NewTrainer(b backend.Backend, cfg Config) (*Trainer, error) {
+	return NewDistributedTrainer(b, cfg, comm.Single{})
+}
+
+// NewDistributedTrainer is NewTrainer for one rank of group c: each step
+// takes this rank's cfg.Batch/c.Size() images of the global batch of
+// cfg.Batch (distributed.go says what the ranks share).
+func NewDistributedTrainer(b backend.Backend, cfg Config, c comm.Comm) (t *Trainer, err error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
+	}
+	if n := c.Size(); cfg.Batch%n != 0 || cfg.Batch/n < 2 {
+		return nil, &ConfigError{"Batch", fmt.Sprint(cfg.Batch),
+			fmt.Sprintf("want a multiple of the %d ranks with at least 2 images per rank (BatchNorm needs more than one sample)", n)}
 	}
 	defer recoverError(&err)
 	a, _ := LookupArch(cfg.Arch)
@@ -142,9 +159,9 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 		classes = 3
 	}
 	t = &Trainer{Cfg: cfg, Arch: a, B: b, Nets: newNets(a, classes), Gamma: cfg.Gamma, Beta: cfg.Beta,
-		NoiseSeed: cfg.Seed + 1,
-		hasEnc:    cfg.Model != GAN, hasDis: cfg.Model != VAE}
-	n, batch, L := t.Nets, cfg.Batch, a.Latent
+		NoiseSeed: cfg.Seed + 1, comm: c, batch: cfg.Batch / c.Size(),
+		hasEnc: cfg.Model != GAN, hasDis: cfg.Model != VAE}
+	n, batch, L := t.Nets, t.batch, a.Latent
 	rows := batch // images the discriminator sees per step
 	switch cfg.Model {
 	case VAEGAN, VAEGAN3:
@@ -209,6 +226,7 @@ func NewTrainer(b backend.Backend, cfg Config) (t *Trainer, err error) {
 	if cfg.EMA > 0 {
 		t.ema = newWeightAverage(b, cfg.EMA, n.Dec.W)
 	}
+	t.allocReduce()
 	rule, _ := InitRuleOf(cfg.Init, cfg.Seed)
 	t.Init(rule)
 	return t, nil
@@ -256,7 +274,8 @@ func split(t backend.Tensor, n int) []backend.Tensor {
 }
 
 // Step runs one training step on a batch of images (B·C·H·W floats in
-// [-1, 1], NCHW). When a loss is NaN or infinite, or a network's gradient
+// [-1, 1], NCHW; of a distributed trainer, this rank's rows of the global
+// batch). When a loss is NaN or infinite, or a network's gradient
 // is not finite (checked by one reduction per network, before any
 // optimizer sees it), it returns an error naming the step, and the
 // trainer's state (weights, optimizer moments, running statistics,
@@ -264,12 +283,19 @@ func split(t backend.Tensor, n int) []backend.Tensor {
 func (t *Trainer) Step(x []float32) (r Result, err error) {
 	if len(x) != t.x.Len() {
 		return r, fmt.Errorf("batch holds %d floats, want %d (%d images of %d×%d×%d)",
-			len(x), t.x.Len(), t.Cfg.Batch, t.Arch.C, t.Arch.H, t.Arch.W)
+			len(x), t.x.Len(), t.batch, t.Arch.C, t.Arch.H, t.Arch.W)
 	}
 	defer recoverError(&err)
+	noise := t.Noise
+	t.gradients(x)
+	return t.finish(noise, t.allReduce())
+}
+
+// gradients saves the running statistics and computes this rank's losses
+// and gradients of the batch x.
+func (t *Trainer) gradients(x []float32) {
 	b := t.B
 	b.Upload(t.x, x)
-	noise := t.Noise
 	for i, ps := range t.nets() {
 		if ps != nil {
 			b.Fill(ps.G, 0)
@@ -286,14 +312,24 @@ func (t *Trainer) Step(x []float32) (r Result, err error) {
 	default:
 		t.gradsVAEGAN()
 	}
+}
+
+// finish checks the (all-reduced) losses and gradients and updates the
+// networks the equilibrium rule lets through; on an error (err, from the
+// all-reduce, or a non-finite loss or gradient) it restores the running
+// statistics and the noise counter (noise) as they were before the step.
+func (t *Trainer) finish(noise uint64, err error) (Result, error) {
+	b := t.B
 	for i, ps := range t.nets() {
 		if ps != nil {
 			b.SumSquares(ps.G, t.gradSq[i])
 		}
 	}
 	b.Download(t.lossesHost, t.losses)
-	r = t.result()
-	err = r.check(t.Cfg.Model)
+	r := t.result()
+	if err == nil {
+		err = r.check(t.Cfg.Model)
+	}
 	if err == nil {
 		err = t.checkGradients()
 	}
@@ -324,14 +360,13 @@ func (t *Trainer) Step(x []float32) (r Result, err error) {
 func (t *Trainer) encode() {
 	e := t.enc
 	e.forward(t.B, t.Nets, t.x, true)
-	t.B.Reparameterize(e.mu.y, e.logvar.y, t.eps, t.z, t.NoiseSeed, t.Noise)
-	t.Noise += uint64(t.eps.Len())
+	t.B.Reparameterize(e.mu.y, e.logvar.y, t.eps, t.z, t.NoiseSeed, t.drawNoise(t.eps.Len()))
 }
 
 // klLoss writes the KL loss and overwrites the heads' gradients with it.
 func (t *Trainer) klLoss() {
 	e := t.enc
-	t.B.KL(e.mu.y, e.logvar.y, t.loss[lossKL], e.mu.dy, e.logvar.dy, 1/float32(t.Cfg.Batch))
+	t.B.KL(e.mu.y, e.logvar.y, t.loss[lossKL], e.mu.dy, e.logvar.dy, 1/float32(t.batch))
 }
 
 // encBackward takes dz (the gradient of the encoder's share of the loss
@@ -344,8 +379,7 @@ func (t *Trainer) encBackward() {
 
 // sampleZp draws the decoder's prior samples z_p ~ N(0, I).
 func (t *Trainer) sampleZp() {
-	t.B.Normal(t.zp, t.NoiseSeed, t.Noise)
-	t.Noise += uint64(t.zp.Len())
+	t.B.Normal(t.zp, t.NoiseSeed, t.drawNoise(t.zp.Len()))
 }
 
 // result reads the downloaded losses and applies the equilibrium rule when

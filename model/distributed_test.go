@@ -1,0 +1,301 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vaegan-go/vaegan/backend/cpu"
+	"github.com/vaegan-go/vaegan/comm"
+)
+
+// posing is a group of one that reports a rank and size: a trainer built
+// on it draws the noise of rank Rank's rows of a global batch, which is how
+// the reference below computes each shard's gradients in one process.
+type posing struct {
+	comm.Single
+	rank, size int
+}
+
+func (p posing) Rank() int { return p.rank }
+func (p posing) Size() int { return p.size }
+
+// randomBatches returns steps global batches of images with pixels in [-1, 1].
+func randomBatches(steps, batch, size int, seed uint64) [][]float32 {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	out := make([][]float32, steps)
+	for s := range out {
+		out[s] = make([]float32, batch*size)
+		for i := range out[s] {
+			out[s][i] = float32(2*rng.Float64() - 1)
+		}
+	}
+	return out
+}
+
+// accumulatingStep is the reference for n ranks with per-rank BatchNorm: one
+// trainer computes the gradients of each of the n shards of the global batch
+// x in turn (from the same running statistics and with each shard's noise),
+// averages the gradients, losses and updated running statistics by hand in
+// float32, and finishes the step.
+func accumulatingStep(t *testing.T, ref *Trainer, n int, x []float32) Result {
+	t.Helper()
+	b := ref.B
+	parts := ref.reduceParts()
+	host := func() [][]float32 {
+		out := make([][]float32, len(parts))
+		for i, p := range parts {
+			out[i] = make([]float32, p.Len())
+			b.Download(out[i], p)
+		}
+		return out
+	}
+	var stats [][]float32 // the running statistics to start each shard from
+	for _, ps := range ref.nets() {
+		if ps != nil && !ps.S.IsNil() {
+			stats = append(stats, download(b, ps.S))
+		}
+	}
+	base, shard := ref.Noise, len(x)/n
+	sum := make([][]float32, len(parts))
+	for r := range n {
+		ref.comm = posing{rank: r, size: n}
+		ref.Noise = base
+		k := 0
+		for _, ps := range ref.nets() {
+			if ps != nil && !ps.S.IsNil() {
+				b.Upload(ps.S, stats[k])
+				k++
+			}
+		}
+		ref.gradients(x[r*shard : (r+1)*shard])
+		for i, v := range host() {
+			if sum[i] == nil {
+				sum[i] = make([]float32, len(v))
+			}
+			for j := range v {
+				sum[i][j] += v[j]
+			}
+		}
+	}
+	for i, p := range parts {
+		for j := range sum[i] {
+			sum[i][j] *= 1 / float32(n)
+		}
+		b.Upload(p, sum[i])
+	}
+	res, err := ref.finish(base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestDistributedMatchesAccumulation trains 2 and 3 ranks of a Local group
+// for 5 steps and checks every loss of every step and every tensor of the
+// final state (weights, running statistics, optimizer moments) against one
+// process that accumulates the gradients of the same shards.
+func TestDistributedMatchesAccumulation(t *testing.T) {
+	const steps, global = 5, 12
+	for _, c := range []struct {
+		model string
+		ranks int
+		rule  bool
+	}{{VAEGAN, 2, true}, {VAEGAN3, 3, false}, {VAE, 2, false}, {GAN, 3, false}} {
+		t.Run(fmt.Sprintf("%s/%d", c.model, c.ranks), func(t *testing.T) {
+			cfg := Config{Arch: "mnist", Model: c.model, Batch: global, Optim: OptimConfig{Kind: "adam"},
+				NoEquilibrium: !c.rule, EMA: 0.9, Seed: 5}
+			a, _ := LookupArch("mnist")
+			batches := randomBatches(steps, global, a.ImageLen(), 3)
+
+			ref, err := NewDistributedTrainer(cpu.New(1), cfg, posing{size: c.ranks})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make([]Result, steps)
+			for s := range steps {
+				want[s] = accumulatingStep(t, ref, c.ranks, batches[s])
+			}
+
+			group := comm.Local(c.ranks, time.Minute)
+			ranks := make([]*Trainer, c.ranks)
+			got := make([][]Result, c.ranks)
+			errs := make([]error, c.ranks)
+			var wg sync.WaitGroup
+			for r := range ranks {
+				if ranks[r], err = NewDistributedTrainer(cpu.New(1), cfg, group[r]); err != nil {
+					t.Fatal(err)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					tr, shard := ranks[r], global/c.ranks*a.ImageLen()
+					if errs[r] = tr.Broadcast(); errs[r] != nil {
+						return
+					}
+					for s := range steps {
+						res, err := tr.Step(batches[s][r*shard : (r+1)*shard])
+						if err != nil {
+							errs[r] = err
+							return
+						}
+						got[r] = append(got[r], res)
+					}
+				}()
+			}
+			wg.Wait()
+			for r, err := range errs {
+				if err != nil {
+					t.Fatalf("rank %d: %v", r, err)
+				}
+			}
+			worst := 0.0
+			for r, tr := range ranks {
+				for s := range steps {
+					g, w := got[r][s], want[s]
+					if g.UpdateDis != w.UpdateDis || g.UpdateDec != w.UpdateDec {
+						t.Errorf("rank %d step %d: updates %v/%v, want %v/%v", r, s+1, g.UpdateDis, g.UpdateDec, w.UpdateDis, w.UpdateDec)
+					}
+					for _, v := range [][2]float64{{g.KL, w.KL}, {g.Like, w.Like}, {g.Dis, w.Dis}, {g.Adv, w.Adv}, {g.DisReal, w.DisReal}, {g.DisFake, w.DisFake}} {
+						worst = math.Max(worst, checkClose(t, fmt.Sprintf("rank %d step %d loss", r, s+1), v[0], v[1]))
+					}
+				}
+				gs, ws := tr.stateTensors(), ref.stateTensors()
+				for i := range gs {
+					gv, wv := download(tr.B, gs[i]), download(ref.B, ws[i])
+					for j := range gv {
+						worst = math.Max(worst, checkClose(t, fmt.Sprintf("rank %d state tensor %d [%d]", r, i, j), float64(gv[j]), float64(wv[j])))
+					}
+				}
+				if tr.Steps != ref.Steps || tr.Noise != ref.Noise {
+					t.Errorf("rank %d: steps %d noise %d, want %d %d", r, tr.Steps, tr.Noise, ref.Steps, ref.Noise)
+				}
+			}
+			t.Logf("largest relative difference: %.2g", worst)
+		})
+	}
+}
+
+// checkClose reports got and want further apart than 1e-5 relative (with a
+// floor of 1e-6 absolute) and returns their relative difference.
+func checkClose(t *testing.T, what string, got, want float64) float64 {
+	t.Helper()
+	d := math.Abs(got-want) / math.Max(math.Abs(want), 1e-6/1e-5)
+	if d > 1e-5 || math.IsNaN(got) != math.IsNaN(want) {
+		t.Fatalf("%s: %v, want %v", what, got, want)
+	}
+	return d
+}
+
+// TestBroadcastCopiesRankZero builds two ranks from different seeds: after
+// Broadcast rank 1 holds rank 0's weights; ranks whose configurations differ
+// otherwise are named.
+func TestBroadcastCopiesRankZero(t *testing.T) {
+	group := comm.Local(2, time.Minute)
+	cfgs := []Config{{Arch: "mnist", Model: VAEGAN, Batch: 8, Optim: OptimConfig{Kind: "adam"}, Seed: 1}, {}}
+	cfgs[1] = cfgs[0]
+	ranks := make([]*Trainer, 2)
+	for r := range ranks {
+		var err error
+		if ranks[r], err = NewDistributedTrainer(cpu.New(1), cfgs[r], group[r]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w1 := download(ranks[1].B, ranks[1].Nets.Dec.W)
+	b1 := ranks[1].B
+	b1.Upload(ranks[1].Nets.Dec.W, make([]float32, len(w1))) // rank 1's weights differ
+	ranks[1].Noise = 77
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for r, tr := range ranks {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[r] = tr.Broadcast() }()
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	got := download(b1, ranks[1].Nets.Dec.W)
+	for i := range got {
+		if got[i] != w1[i] {
+			t.Fatalf("rank 1's decoder weight %d: %v, want rank 0's %v", i, got[i], w1[i])
+		}
+	}
+	if ranks[1].Noise != 0 {
+		t.Fatalf("rank 1's noise counter %d, want rank 0's 0", ranks[1].Noise)
+	}
+
+	ranks[1].Cfg.Gamma = 5
+	for r, tr := range ranks {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[r] = tr.Broadcast() }()
+	}
+	wg.Wait()
+	for r, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "rank(s) [1] hold another configuration") {
+			t.Errorf("rank %d: %v, want rank 1 named", r, err)
+		}
+	}
+	if _, err := NewDistributedTrainer(cpu.New(1), Config{Arch: "mnist", Model: VAE, Batch: 10, Optim: OptimConfig{Kind: "adam"}},
+		comm.Local(3, time.Second)[0]); err == nil || !strings.Contains(err.Error(), "multiple of the 3 ranks") {
+		t.Errorf("batch 10 on 3 ranks: %v", err)
+	}
+}
+
+// TestRankNoiseIsTheGlobalBatchs checks the noise layout of distributed.go
+// against one process with the global batch: after one step, rank r's eps
+// and z_p are rows [r·b, (r+1)·b) of that process's, and every rank's noise
+// counter is that process's.
+func TestRankNoiseIsTheGlobalBatchs(t *testing.T) {
+	const global, n = 12, 3
+	cfg := Config{Arch: "mnist", Model: VAEGAN, Batch: global, Optim: OptimConfig{Kind: "adam"}, Seed: 2}
+	a, _ := LookupArch("mnist")
+	x := randomBatches(1, global, a.ImageLen(), 4)[0]
+	one, err := NewTrainer(cpu.New(1), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := one.Step(x); err != nil {
+		t.Fatal(err)
+	}
+	group := comm.Local(n, time.Minute)
+	ranks := make([]*Trainer, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for r := range ranks {
+		if ranks[r], err = NewDistributedTrainer(cpu.New(1), cfg, group[r]); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			shard := global / n * a.ImageLen()
+			_, errs[r] = ranks[r].Step(x[r*shard : (r+1)*shard])
+		}()
+	}
+	wg.Wait()
+	L := a.Latent
+	for r, tr := range ranks {
+		if errs[r] != nil {
+			t.Fatalf("rank %d: %v", r, errs[r])
+		}
+		for _, v := range []struct {
+			name      string
+			got, want []float32
+		}{{"eps", download(tr.B, tr.eps), download(one.B, one.eps)}, {"z_p", download(tr.B, tr.zp), download(one.B, one.zp)}} {
+			rows := v.want[r*len(v.got) : (r+1)*len(v.got)]
+			for i := range v.got {
+				if v.got[i] != rows[i] {
+					t.Fatalf("rank %d: %s[%d] = %v, want the global batch's row %d: %v", r, v.name, i, v.got[i], r*global/n+i/L, rows[i])
+				}
+			}
+		}
+		if tr.Noise != one.Noise {
+			t.Errorf("rank %d: noise counter %d, want %d", r, tr.Noise, one.Noise)
+		}
+	}
+}
