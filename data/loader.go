@@ -14,7 +14,7 @@ type Position struct {
 
 // Batch is one batch of images from a Loader.
 type Batch struct {
-	// Data is B*C*H*W floats, NCHW; valid until the next call to Next.
+	// Data is B*C*H*W floats, NCHW (a shard's: its B/n rows); valid until the next call to Next.
 	Data []float32
 	// Pos is this batch's place in the order.
 	Pos Position
@@ -30,12 +30,15 @@ var errClosed = errors.New("data: loader closed")
 // the identity shuffled by (*rand.Rand).Shuffle. Batch b of
 // epoch e holds the images at places [b*B, (b+1)*B) of it; the last
 // incomplete batch is dropped. The order does not depend on the number of
-// workers.
+// workers. A loader of shard r of n (NewShardLoader) gives rows
+// [r*B/n, (r+1)*B/n) of each batch, so that the n shards of an epoch are
+// its batches, each image once.
 //
 // Next, Pos and Close are called from one goroutine.
 type Loader struct {
 	ds       Dataset
-	batch    int
+	batch    int // images of a whole batch
+	shard    Shard
 	seed     uint64
 	start    Position
 	perEpoch int // batches per epoch
@@ -66,10 +69,22 @@ type slot struct {
 // least 1). A dataset smaller than one batch, or a start outside the order,
 // is an error that Next returns.
 func NewLoader(ds Dataset, batch int, seed uint64, workers int, start Position) *Loader {
-	l := &Loader{ds: ds, batch: batch, seed: seed, start: start, held: -1}
+	return NewShardLoader(ds, batch, Shard{0, 1}, seed, workers, start)
+}
+
+// Shard is rank Rank's part of each batch when Size ranks share it.
+type Shard struct{ Rank, Size int }
+
+// NewShardLoader is NewLoader giving shard's rows of each batch of batch
+// images (batch a multiple of shard.Size).
+func NewShardLoader(ds Dataset, batch int, shard Shard, seed uint64, workers int, start Position) *Loader {
+	l := &Loader{ds: ds, batch: batch, shard: shard, seed: seed, start: start, held: -1}
 	switch {
 	case batch < 1:
 		l.err = fmt.Errorf("data: batch size %d, want at least 1", batch)
+		return l
+	case shard.Size < 1 || shard.Rank < 0 || shard.Rank >= shard.Size || batch%shard.Size != 0:
+		l.err = fmt.Errorf("data: shard %d of %d of batches of %d: want 0 ≤ rank < size and the batch a multiple of the size", shard.Rank, shard.Size, batch)
 		return l
 	case ds.Len() < batch:
 		l.err = fmt.Errorf("data: %s holds %d images, fewer than one batch of %d", ds.Name(), ds.Len(), batch)
@@ -84,14 +99,15 @@ func NewLoader(ds Dataset, batch int, seed uint64, workers int, start Position) 
 	workers = max(workers, 1)
 	c, h, w := ds.Shape()
 	n := workers + 2 // one held by the caller, the rest decoding or ready
+	rows := batch / shard.Size
 	l.slots = make([]slot, n)
 	l.free = make(chan int, n)
 	l.jobs = make(chan int, n)
 	l.quit = make(chan struct{})
 	for i := range l.slots {
 		l.slots[i] = slot{
-			idx:   make([]int, batch),
-			data:  make([]float32, batch*c*h*w),
+			idx:   make([]int, rows),
+			data:  make([]float32, rows*c*h*w),
 			ready: make(chan struct{}, 1),
 		}
 		l.free <- i
@@ -134,7 +150,7 @@ func (l *Loader) produce() {
 			}
 			r.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
 		}
-		copy(l.slots[s].idx, perm[pos.Batch*l.batch:])
+		copy(l.slots[s].idx, perm[pos.Batch*l.batch+l.shard.Rank*len(l.slots[s].idx):])
 		l.slots[s].pos = pos
 		select {
 		case l.jobs <- s:

@@ -239,3 +239,30 @@ func TestLoaderMNISTBatch(t *testing.T) {
 		t.Fatalf("Pos after the last batch of epoch 2 is %+v, want epoch 3 batch 0", p)
 	}
 }
+
+// TestShardLoaderSplitsEachBatch checks that the 3 shards of each batch are
+// its rows in rank order, from any start position, so that the shards of an
+// epoch hold each of its images once.
+func TestShardLoaderSplitsEachBatch(t *testing.T) {
+	ds := indexSet{n: 50, c: 1, h: 2, w: 2}
+	const batch, seed, steps = 12, 5, 9 // 4 batches per epoch
+	whole, _ := run(t, ds, batch, seed, 2, Position{Epoch: 1, Batch: 2}, steps)
+	for r := range 3 {
+		l := NewShardLoader(ds, batch, Shard{r, 3}, seed, 2, Position{Epoch: 1, Batch: 2})
+		for k := range steps {
+			b, err := l.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := batchIndices(t, b, batch/3, 4)
+			if want := whole[k][r*4 : (r+1)*4]; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("shard %d of batch %d: images %v, want the batch's rows %v", r, k, got, want)
+			}
+		}
+		l.Close()
+	}
+	l := NewShardLoader(ds, 10, Shard{0, 3}, seed, 1, Position{})
+	if _, err := l.Next(); err == nil || !strings.Contains(err.Error(), "multiple of the size") {
+		t.Fatalf("batch 10 in 3 shards: %v", err)
+	}
+}
