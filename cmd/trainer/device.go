@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
+	"strconv"
+	"strings"
 
 	"github.com/vaegan-go/vaegan/backend"
 	"github.com/vaegan-go/vaegan/backend/cpu"
@@ -12,13 +14,16 @@ import (
 // deviceFlags are the flags every subcommand shares to pick a backend.
 type deviceFlags struct {
 	name    string
+	ordinal int // the GPU of -device cuda:K; -1: not chosen (GPU 0, or the local rank's in a data-parallel run)
 	threads int
 	tf32    bool
 	debug   bool
 }
 
 func (d *deviceFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&d.name, "device", "", "compute device: cpu or cuda (default: cuda when this binary has CUDA support and a GPU is present, else cpu)")
+	fs.StringVar(&d.name, "device", "", "compute device: cpu, cuda or cuda:K (GPU K) (default: cuda when this binary has CUDA support and a GPU is present, else cpu;\n"+
+		"in a data-parallel run each process takes the GPU of its local rank)")
+	d.ordinal = -1
 	fs.IntVar(&d.threads, "threads", runtime.NumCPU(), "CPU threads for the cpu device")
 	fs.BoolVar(&d.tf32, "tf32", false, "cuda: allow TF32 tensor-core math in matrix products (faster on Ampere and later, about 10 mantissa bits)")
 	fs.BoolVar(&d.debug, "cuda-debug", false, "cuda: synchronise and check for errors after every kernel launch")
@@ -28,6 +33,13 @@ func (d *deviceFlags) register(fs *flag.FlagSet) {
 func (d *deviceFlags) open() (backend.Backend, error) {
 	if d.threads < 1 {
 		return nil, fmt.Errorf("-threads %d: want at least 1", d.threads)
+	}
+	if k, ok := strings.CutPrefix(d.name, "cuda:"); ok {
+		n, err := strconv.Atoi(k)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("-device %q: want cuda:K with K a GPU number from 0", d.name)
+		}
+		d.name, d.ordinal = "cuda", n
 	}
 	switch d.name {
 	case "cpu":
@@ -40,5 +52,5 @@ func (d *deviceFlags) open() (backend.Backend, error) {
 		}
 		return cpu.New(d.threads), nil
 	}
-	return nil, fmt.Errorf("-device %q: want cpu or cuda", d.name)
+	return nil, fmt.Errorf("-device %q: want cpu, cuda or cuda:K", d.name)
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/vaegan-go/vaegan/gpu/cuda"
 )
 
-// openCUDA opens GPU 0 through the CUDA driver.
+// openCUDA opens the chosen GPU (GPU 0 when none was) through the CUDA driver.
 func openCUDA(d *deviceFlags) (backend.Backend, error) {
-	drv, err := cuda.New(cuda.Options{Debug: d.debug, TF32: d.tf32})
+	drv, err := cuda.New(cuda.Options{Debug: d.debug, TF32: d.tf32, Device: max(d.ordinal, 0)})
 	if err != nil {
 		return nil, fmt.Errorf("-device cuda: %w", err)
 	}

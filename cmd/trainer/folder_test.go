@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vaegan-go/vaegan/comm"
 	"github.com/vaegan-go/vaegan/data"
 )
 
@@ -105,7 +106,7 @@ func TestResumeFlagsAndData(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := resumeFlags(t, "-resume", "-arch", "celeba64", "-model", "gan", "-batch", "16", "-seed", "1", "-steps", "3", "-eval-every", "-1", "-out", out)
-	if err := runTraining(t.Context(), f, stderr); err != nil {
+	if err := runTraining(t.Context(), f, stderr, comm.Single{}); err != nil {
 		t.Fatalf("resuming from another working directory: %v", err)
 	}
 	msgs, _ := os.ReadFile(stderr.Name())

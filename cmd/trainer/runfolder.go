@@ -78,3 +78,23 @@ func isTemporary(name string) bool {
 	}
 	return strings.Trim(name[i+4:], "0123456789") == ""
 }
+
+// prepareRunFolder creates dir and its samples folder, locks dir, and
+// removes the temporary files a killed run left in both. The returned
+// function releases the lock.
+func prepareRunFolder(dir string, stderr io.Writer) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Join(dir, samplesDir), 0o755); err != nil {
+		return nil, err
+	}
+	lock, err := lockRunFolder(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{dir, filepath.Join(dir, samplesDir)} {
+		if err := removeTemporaries(d, stderr); err != nil {
+			lock.Close()
+			return nil, err
+		}
+	}
+	return func() { lock.Close() }, nil
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vaegan-go/vaegan/backend"
 	"github.com/vaegan-go/vaegan/checkpoint"
+	"github.com/vaegan-go/vaegan/comm"
 	"github.com/vaegan-go/vaegan/data"
 	"github.com/vaegan-go/vaegan/evaluation"
 	"github.com/vaegan-go/vaegan/model"
@@ -46,6 +47,7 @@ const (
 	metaData        = "data"              // the dataset's absolute path ("" for the embedded MNIST)
 	metaFingerprint = "data.fingerprint"  // data.Fingerprint of the dataset
 	metaBest        = "eval.best_frechet" // the lowest Fréchet distance of the run so far
+	metaRanks       = "dist.ranks"        // the number of ranks that wrote the checkpoint
 )
 
 // trainFlags are the flags of "trainer train".
@@ -59,6 +61,8 @@ type trainFlags struct {
 	sampleEvery, ckptEvery, logEvery  int
 	evalEvery, evalN                  int
 	workers                           int
+	dist                              string        // -dist: auto, single or mpi
+	distTimeout                       time.Duration // -dist-timeout
 	dev                               deviceFlags
 	set                               map[string]bool // the flags given on the command line
 }
@@ -68,9 +72,22 @@ func train(args []string) error {
 	if err != nil {
 		return err
 	}
+	c, err := comm.Open(f.dist, f.distTimeout)
+	if err != nil {
+		return fmt.Errorf("-dist %s: %w", f.dist, err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runTraining(ctx, f, os.Stderr)
+	err = runTraining(ctx, f, os.Stderr, c)
+	if err != nil && c.Size() > 1 {
+		// The other ranks may be waiting in a collective for this one: end
+		// them all rather than leave them to time out.
+		c.Abort(1, fmt.Sprintf("trainer: rank %d of %d: %v", c.Rank(), c.Size(), err))
+	}
+	if cerr := c.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // parseTrainFlags parses and checks the flags of trainer train (all but the
@@ -103,6 +120,8 @@ func parseTrainFlags(args []string) (*trainFlags, error) {
 	fs.IntVar(&f.evalEvery, "eval-every", 0, "measure sample quality every N steps into quality.csv and keep best.safetensors\n(0: four times per run; negative: never)")
 	fs.IntVar(&f.evalN, "eval-n", 2000, "prior samples and test reconstructions per evaluation during training")
 	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "data loading goroutines")
+	fs.StringVar(&f.dist, "dist", "auto", "data-parallel group: auto (MPI when mpirun or srun started several processes), single or mpi")
+	fs.DurationVar(&f.distTimeout, "dist-timeout", 10*time.Minute, "end a rank whose collective (all-reduce, broadcast) waits longer than this for the others")
 	f.dev.register(fs)
 	if err := parse(fs, args); err != nil {
 		return nil, err
@@ -120,15 +139,20 @@ func parseTrainFlags(args []string) (*trainFlags, error) {
 	if f.evalN < 2 {
 		return nil, fmt.Errorf("-eval-n %d: want at least 2", f.evalN)
 	}
+	if f.distTimeout <= 0 {
+		return nil, fmt.Errorf("-dist-timeout %v: want a positive duration", f.distTimeout)
+	}
 	if f.epochs < 0 || f.steps < 0 {
 		return nil, fmt.Errorf("-epochs %d, -steps %d: want non-negative numbers", f.epochs, f.steps)
 	}
 	return &f, nil
 }
 
-// session is one training run's state.
+// session is one training run's state: of one rank, in a data-parallel run.
 type session struct {
 	f           *trainFlags
+	comm        comm.Comm
+	lead        bool // rank 0, the one that writes every file
 	tr          *model.Trainer
 	ds          data.Dataset
 	loader      *data.Loader
@@ -154,7 +178,13 @@ type session struct {
 // qualityNames are the columns of quality.csv.
 var qualityNames = []string{"frechet", "kid", "precision", "recall", "classes", "sharpness", "agreement", "ssim"}
 
-func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
+// runTraining trains as rank c.Rank() of group c (comm.Single alone). Only
+// rank 0 writes files and messages.
+func runTraining(ctx context.Context, f *trainFlags, stderr *os.File, c comm.Comm) error {
+	lead := c.Rank() == 0
+	if c.Size() > 1 && f.dev.ordinal < 0 {
+		f.dev.ordinal = comm.LaunchFromEnv().LocalRank // a GPU per process on each machine
+	}
 	b, err := f.dev.open()
 	if err != nil {
 		return err
@@ -173,7 +203,7 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	ckptPath := filepath.Join(f.out, ckptFile)
 	var ckpt *checkpoint.File
 	if f.resume {
-		if ckpt, err = checkpoint.Read(ckptPath); err != nil {
+		if ckpt, err = readCheckpoint(c, ckptPath); err != nil {
 			return fmt.Errorf("-resume: %w", err)
 		}
 		asked := cfg
@@ -181,18 +211,20 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 			return err
 		}
 		for _, msg := range ignoredFlags(f.set, asked, cfg) {
-			fmt.Fprintln(stderr, msg)
+			if lead {
+				fmt.Fprintln(stderr, msg)
+			}
 		}
 		if !f.set["data"] {
 			f.data = ckpt.Meta[metaData]
 		}
 	} else if err := cfg.Check(); err != nil {
 		return flagError(err)
-	} else if _, err := os.Stat(ckptPath); err == nil {
+	} else if _, err := os.Stat(ckptPath); err == nil && lead {
 		return fmt.Errorf("-out %s already holds a checkpoint: pass -resume to continue that run, or choose another -out", f.out)
 	}
 	arch, _ := model.LookupArch(cfg.Arch)
-	r := &session{f: f}
+	r := &session{f: f, comm: c, lead: lead}
 	if r.dataArg, err = absData(f.data); err != nil {
 		return err
 	}
@@ -202,20 +234,16 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 		}
 		return fmt.Errorf("-data: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(f.out, samplesDir), 0o755); err != nil {
-		return err
-	}
-	lock, err := lockRunFolder(f.out)
-	if err != nil {
-		return err
-	}
-	defer lock.Close()
-	for _, dir := range []string{f.out, filepath.Join(f.out, samplesDir)} {
-		if err := removeTemporaries(dir, stderr); err != nil {
+	if lead {
+		unlock, err := prepareRunFolder(f.out, stderr)
+		if err != nil {
 			return err
 		}
+		defer unlock()
 	}
-	if f.skipBad {
+	if f.skipBad && !lead {
+		r.ds = data.SkipBad(r.ds, func(int, error) {}) // rank 0 lists the files it skips
+	} else if f.skipBad {
 		skipped := &skipLog{path: filepath.Join(f.out, skippedFile)}
 		r.ds = data.SkipBad(r.ds, skipped.add)
 		defer skipped.report(stderr)
@@ -223,12 +251,17 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	if r.fingerprint, err = data.Fingerprint(r.ds); err != nil {
 		return f.skipHint(err)
 	}
+	if bad, err := comm.Disagreeing(c, []byte(r.fingerprint), 0); err != nil {
+		return err
+	} else if len(bad) > 0 {
+		return fmt.Errorf("rank(s) %v read another dataset at -data %s than rank 0 (its fingerprint %s)", bad, f.data, r.fingerprint)
+	}
 	if ckpt != nil && ckpt.Meta[metaFingerprint] != "" && r.fingerprint != ckpt.Meta[metaFingerprint] {
 		return fmt.Errorf("-data %s is not the dataset of the run being resumed, %s (%s; the run's: %s)",
 			f.data, ckpt.Meta[metaData], r.fingerprint, ckpt.Meta[metaFingerprint])
 	}
-	if r.tr, err = model.NewTrainer(b, cfg); err != nil {
-		return err
+	if r.tr, err = model.NewDistributedTrainer(b, cfg, c); err != nil {
+		return flagError(err)
 	}
 	var start data.Position
 	if ckpt != nil {
@@ -241,6 +274,13 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 		if start.Batch, err = model.MetaInt(ckpt, metaBatch); err != nil {
 			return err
 		}
+		if n, err := model.MetaInt(ckpt, metaRanks); err == nil && n != c.Size() && lead {
+			fmt.Fprintf(stderr, "-resume: the run was written by %d rank(s) and continues on %d: the same global batch of %d, data order and noise, with BatchNorm statistics over %d images per rank\n",
+				n, c.Size(), cfg.Batch, cfg.Batch/c.Size())
+		}
+	}
+	if err := r.tr.Broadcast(); err != nil {
+		return err
 	}
 	perEpoch := r.ds.Len() / cfg.Batch
 	if perEpoch == 0 {
@@ -249,6 +289,12 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	total := f.steps
 	if total == 0 {
 		total = f.epochs * perEpoch
+	}
+	r.loader = data.NewShardLoader(r.ds, cfg.Batch, data.Shard{Rank: c.Rank(), Size: c.Size()}, cfg.Seed, f.workers, start)
+	defer r.loader.Close()
+	r.device, r.total = b.Name(), total
+	if !lead {
+		return r.loop(ctx, total, stderr)
 	}
 	if r.log, err = report.OpenLossLog(filepath.Join(f.out, lossCSV), columnNames(lossColumns(cfg.Model)), r.tr.Steps); err != nil {
 		return err
@@ -260,8 +306,6 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 			return f.skipHint(err)
 		}
 	}
-	r.loader = data.NewLoader(r.ds, cfg.Batch, cfg.Seed, f.workers, start)
-	defer r.loader.Close()
 	if err := r.openEval(b, total, ckpt); err != nil {
 		return err
 	}
@@ -269,9 +313,12 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 		defer r.qlog.Close()
 	}
 
-	fmt.Fprintf(stderr, "training %s on %s (%d images of %d×%d×%d), device %s, batch %d, steps %d → %d, output %s\n",
-		cfg.Model, r.ds.Name(), r.ds.Len(), arch.C, arch.H, arch.W, b.Name(), cfg.Batch, r.tr.Steps, total, f.out)
-	r.device, r.total = b.Name(), total
+	ranks := ""
+	if c.Size() > 1 {
+		ranks = fmt.Sprintf(" (global: %d ranks of %d)", c.Size(), cfg.Batch/c.Size())
+	}
+	fmt.Fprintf(stderr, "training %s on %s (%d images of %d×%d×%d), device %s, batch %d%s, steps %d → %d, output %s\n",
+		cfg.Model, r.ds.Name(), r.ds.Len(), arch.C, arch.H, arch.W, b.Name(), cfg.Batch, ranks, r.tr.Steps, total, f.out)
 	err = r.loop(ctx, total, stderr)
 	if perr := r.writePage(false); err == nil {
 		err = perr
@@ -283,20 +330,31 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File) error {
 	return err
 }
 
+// loop trains up to step total. Rank 0 writes the logs, grids, page and
+// checkpoints; the other ranks only train.
 func (r *session) loop(ctx context.Context, total int, stderr *os.File) error {
-	prog := report.NewProgress(stderr, total)
-	defer prog.Done()
+	var prog *report.Progress
+	if r.lead {
+		prog = report.NewProgress(stderr, total)
+		defer prog.Done()
+	}
 	tr, batchSize := r.tr, r.tr.Cfg.Batch
 	cols := lossColumns(tr.Cfg.Model)
 	named := make([]report.NamedValue, len(cols))
 	values := make([]float64, len(cols))
 	last := time.Now()
 	for tr.Steps < total {
-		if ctx.Err() != nil {
-			if err := r.save(); err != nil {
-				return err
+		stop, err := anyRank(r.comm, ctx.Err() != nil)
+		if err != nil {
+			return err
+		}
+		if stop {
+			if r.lead {
+				if err := r.save(); err != nil {
+					return err
+				}
 			}
-			return ctx.Err()
+			return context.Canceled
 		}
 		batch, err := r.loader.Next()
 		if err != nil {
@@ -309,6 +367,9 @@ func (r *session) loop(ctx context.Context, total int, stderr *os.File) error {
 				return fmt.Errorf("%w; stopped before the first checkpoint", err)
 			}
 			return fmt.Errorf("%w; stopped, the last good checkpoint is %s", err, last)
+		}
+		if !r.lead {
+			continue
 		}
 		now := time.Now()
 		ips := float64(batchSize) / now.Sub(last).Seconds()
@@ -422,7 +483,8 @@ func (r *session) save() error { return r.saveTo(filepath.Join(r.f.out, ckptFile
 // position and the best Fréchet distance so far).
 func (r *session) saveTo(path string) error {
 	pos := r.loader.Pos()
-	meta := map[string]string{metaEpoch: strconv.Itoa(pos.Epoch), metaBatch: strconv.Itoa(pos.Batch), metaData: r.dataArg, metaFingerprint: r.fingerprint}
+	meta := map[string]string{metaEpoch: strconv.Itoa(pos.Epoch), metaBatch: strconv.Itoa(pos.Batch), metaData: r.dataArg,
+		metaFingerprint: r.fingerprint, metaRanks: strconv.Itoa(r.comm.Size())}
 	if !math.IsInf(r.best, 1) {
 		meta[metaBest] = strconv.FormatFloat(r.best, 'g', -1, 64)
 	}
@@ -473,7 +535,8 @@ func (r *session) writePage(live bool) error {
 		Config: [][2]string{{"model", cfg.Model}, {"architecture", cfg.Arch}, {"data", data},
 			{"batch", strconv.Itoa(cfg.Batch)}, {"γ", fmt.Sprint(cfg.Gamma)}, {"β", fmt.Sprint(cfg.Beta)},
 			{"initialization", cfg.Init}, {"equilibrium rule", fmt.Sprint(!cfg.NoEquilibrium)},
-			{"optimizer", cfg.Optim.Kind}, {"EMA", fmt.Sprint(cfg.EMA)}, {"seed", fmt.Sprint(cfg.Seed)}, {"device", r.device}},
+			{"optimizer", cfg.Optim.Kind}, {"EMA", fmt.Sprint(cfg.EMA)}, {"seed", fmt.Sprint(cfg.Seed)}, {"device", r.device},
+			{"ranks", strconv.Itoa(r.comm.Size())}},
 		Step: r.tr.Steps, Total: r.total, Live: live, Losses: r.losses,
 		Samples: r.samples, Recon: r.recon, Updated: time.Now(),
 	}
@@ -659,4 +722,40 @@ func ignoredFlags(set map[string]bool, asked, run model.Config) []string {
 	say("ema", asked.EMA, run.EMA)
 	say("seed", asked.Seed, run.Seed)
 	return out
+}
+
+// readCheckpoint reads the checkpoint at path on rank 0 and sends it to the
+// other ranks, which need not see rank 0's files.
+func readCheckpoint(c comm.Comm, path string) (*checkpoint.File, error) {
+	if c.Size() == 1 {
+		return checkpoint.Read(path)
+	}
+	var raw []byte
+	if c.Rank() == 0 {
+		if _, err := checkpoint.Read(path); err != nil {
+			return nil, err
+		}
+		var err error
+		if raw, err = os.ReadFile(path); err != nil {
+			return nil, err
+		}
+	}
+	raw, err := comm.BroadcastBytes(c, raw, 0)
+	if err != nil {
+		return nil, err
+	}
+	return checkpoint.Parse(path, raw)
+}
+
+// anyRank says whether v is true on any rank of c.
+func anyRank(c comm.Comm, v bool) (bool, error) {
+	if c.Size() == 1 {
+		return v, nil
+	}
+	flag := []float32{0}
+	if v {
+		flag[0] = 1
+	}
+	err := c.AllReduce(flag)
+	return flag[0] > 0, err
 }

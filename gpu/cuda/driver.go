@@ -37,9 +37,11 @@ type Options struct {
 	// TF32 lets cuBLAS run Sgemm on TF32 tensor cores (Ampere and newer):
 	// faster, with products rounded to 10-bit mantissas.
 	TF32 bool
+	// Device is the GPU's number (CUDA's ordinal, 0 first).
+	Device int
 }
 
-// Driver is the gpu.Driver of device 0. Close must not run concurrently
+// Driver is the gpu.Driver of one device (Options.Device). Close must not run concurrently
 // with other calls.
 type Driver struct {
 	opts    Options
@@ -104,12 +106,16 @@ func (d *Driver) open() error {
 	if n == 0 {
 		return errors.New("cuda: no CUDA device")
 	}
-	dev, err := cu.GetDevice(0)
+	k := d.opts.Device
+	if k < 0 || k >= n {
+		return fmt.Errorf("cuda: device %d: this machine has %d (0 to %d)", k, n, n-1)
+	}
+	dev, err := cu.GetDevice(k)
 	if err != nil {
-		return fmt.Errorf("cuda: device 0: %w", err)
+		return fmt.Errorf("cuda: device %d: %w", k, err)
 	}
 	if d.name, err = dev.Name(); err != nil {
-		return fmt.Errorf("cuda: name of device 0: %w", err)
+		return fmt.Errorf("cuda: name of device %d: %w", k, err)
 	}
 	if d.ctx, err = dev.MakeContext(cu.SchedAuto); err != nil {
 		return fmt.Errorf("cuda: creating a context on %s: %w", d.name, err)
