@@ -20,6 +20,8 @@ type config struct {
 	batch, threads            int
 	steps, rounds             int
 	ops, torch, json          bool
+	ranks                     int  // -ranks: measure data-parallel scaling up to this many ranks
+	rankWorker                bool // run as one rank of a -ranks measurement (under mpirun)
 	out, ompWait, torchDevice string
 }
 
@@ -40,6 +42,8 @@ func parseFlags(args []string, torchDefault bool) (config, error) {
 	fs.StringVar(&c.out, "out", "bench/results", "folder for bench.md, bench.json and bench.png")
 	fs.StringVar(&c.ompWait, "omp-wait", "passive", "OMP_WAIT_POLICY for OpenMP in this process (OpenBLAS) and in PyTorch's: passive or active")
 	fs.BoolVar(&c.json, "json", false, "print only this run's JSON on stdout")
+	fs.IntVar(&c.ranks, "ranks", 0, "measure data-parallel training with 1 to N MPI ranks (CPU, threads split between them) and the all-reduce's bandwidth\ninto scaling.md; needs go run -tags mpi")
+	fs.BoolVar(&c.rankWorker, "rank-worker", false, "internal: one rank of a -ranks measurement, started by mpirun")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -84,7 +88,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
-	if err := run(c); err != nil {
+	switch {
+	case c.rankWorker:
+		err = rankWorker(c)
+	case c.ranks > 0:
+		err = measureRanks(c)
+	default:
+		err = run(c)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}

@@ -64,11 +64,7 @@ func (t *Trainer) allocReduce() {
 	if t.comm.Size() == 1 {
 		return
 	}
-	n := 0
-	for _, p := range t.reduceParts() {
-		n += p.Len()
-	}
-	t.reduced = make([]float32, n)
+	t.reduced = make([]float32, t.ReducedFloats())
 }
 
 // allReduce averages the gradients, running statistics and losses over the
@@ -180,4 +176,13 @@ func (t *Trainer) Broadcast() error {
 		}
 	}
 	return nil
+}
+
+// ReducedFloats is the number of floats each step all-reduces.
+func (t *Trainer) ReducedFloats() int {
+	n := 0
+	for _, p := range t.reduceParts() {
+		n += p.Len()
+	}
+	return n
 }
