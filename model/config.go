@@ -43,8 +43,12 @@ type Config struct {
 	// sampling and reconstruction use; 0: none (decode with the weights as
 	// trained). (Arch.Defaults has each architecture's default; the CLI
 	// applies it.)
-	EMA  float64 `json:",omitempty"`
-	Seed uint64
+	EMA float64 `json:",omitempty"`
+	// SyncBN makes BatchNorm in a data-parallel run normalise over the
+	// global batch (syncbn.go) instead of each rank's rows; alone it
+	// changes nothing.
+	SyncBN bool `json:",omitempty"`
+	Seed   uint64
 }
 
 // Check validates a configuration and names the offending field.

@@ -23,7 +23,8 @@ import (
 //     non-finite loss or gradient), so every rank takes the same branch.
 //   - BatchNorm: statistics over each rank's rows (as PyTorch's DDP); the
 //     running statistics are averaged over the ranks after each step, so
-//     every rank holds the same.
+//     every rank holds the same. With Config.SyncBN, over the global batch
+//     (syncbn.go): N ranks then compute one process's step.
 //   - State: Broadcast copies rank 0's state to the others at start and
 //     after a resume.
 
@@ -52,7 +53,7 @@ func (t *Trainer) reduceParts() []backend.Tensor {
 		}
 	}
 	for _, ps := range t.nets() {
-		if ps != nil && !ps.S.IsNil() {
+		if ps != nil && !ps.S.IsNil() && !t.Cfg.SyncBN { // synchronised: the same on every rank already
 			parts = append(parts, ps.S)
 		}
 	}
@@ -185,4 +186,16 @@ func (t *Trainer) ReducedFloats() int {
 		n += p.Len()
 	}
 	return n
+}
+
+// syncBatchNorm makes every BatchNorm layer of the networks normalise over
+// the global batch of group c. Called before the passes are bound.
+func (n *Nets) syncBatchNorm(c comm.Comm) {
+	for _, layers := range [][]layer{n.encTrunk.layers, n.dec.layers, n.dis.layers} {
+		for _, l := range layers {
+			if bn, ok := l.(*batchNorm); ok {
+				bn.sync = c
+			}
+		}
+	}
 }

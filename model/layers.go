@@ -1,6 +1,9 @@
 package model
 
-import "github.com/vaegan-go/vaegan/backend"
+import (
+	"github.com/vaegan-go/vaegan/backend"
+	"github.com/vaegan-go/vaegan/comm"
+)
 
 // slot is one layer's activations in one bound pass: its output y, the
 // gradient dy of the loss with respect to y, and what the backward pass needs
@@ -8,6 +11,7 @@ import "github.com/vaegan-go/vaegan/backend"
 type slot struct {
 	y, dy        backend.Tensor
 	mean, invstd backend.Tensor
+	bn           *bnSync // a synchronised BatchNorm's scratch space (syncbn.go)
 }
 
 // layer is one step of a sequential network. forward reads x and fills s.y;
@@ -177,6 +181,7 @@ type batchNorm struct {
 	c               int
 	weight, bias    *Param
 	runMean, runVar *Stat
+	sync            comm.Comm // the group whose global batch training normalises over (syncbn.go); nil: this process's batch
 }
 
 func newBatchNorm(ps *ParamSet, name string, c int) *batchNorm {
@@ -195,12 +200,19 @@ func (l *batchNorm) inPlace() bool           { return false }
 func (l *batchNorm) bind(b backend.Backend, s *slot, _ []int) {
 	s.mean = b.New(l.c)
 	s.invstd = b.New(l.c)
+	if l.sync != nil {
+		s.bn = newBNSync(b, l.c, s)
+	}
 }
 
 func (l *batchNorm) spatial(x backend.Tensor) int { return x.Len() / (x.Shape[0] * l.c) }
 
 func (l *batchNorm) forward(b backend.Backend, x backend.Tensor, s *slot, train bool) {
 	n, sp := x.Shape[0], l.spatial(x)
+	if train && s.bn != nil {
+		l.syncForward(b, x, s)
+		return
+	}
 	if train {
 		b.BatchNormTrain(x, l.weight.W, l.bias.W, s.y, s.mean, s.invstd, l.runMean.T, l.runVar.T, n, l.c, sp, bnMomentum, bnEps)
 		return
@@ -209,6 +221,10 @@ func (l *batchNorm) forward(b backend.Backend, x backend.Tensor, s *slot, train 
 }
 
 func (l *batchNorm) backward(b backend.Backend, x backend.Tensor, s *slot, dx backend.Tensor, paramGrads bool) {
+	if s.bn != nil {
+		l.syncBackward(b, x, s, dx, paramGrads)
+		return
+	}
 	var dgamma, dbeta backend.Tensor
 	if paramGrads {
 		dgamma, dbeta = l.weight.G, l.bias.G

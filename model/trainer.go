@@ -161,6 +161,9 @@ func NewDistributedTrainer(b backend.Backend, cfg Config, c comm.Comm) (t *Train
 	t = &Trainer{Cfg: cfg, Arch: a, B: b, Nets: newNets(a, classes), Gamma: cfg.Gamma, Beta: cfg.Beta,
 		NoiseSeed: cfg.Seed + 1, comm: c, batch: cfg.Batch / c.Size(),
 		hasEnc: cfg.Model != GAN, hasDis: cfg.Model != VAE}
+	if cfg.SyncBN && c.Size() > 1 {
+		t.Nets.syncBatchNorm(c)
+	}
 	n, batch, L := t.Nets, t.batch, a.Latent
 	rows := batch // images the discriminator sees per step
 	switch cfg.Model {

@@ -177,21 +177,24 @@ func mpirun(ctx context.Context, n int, bin string, args ...string) *exec.Cmd {
 }
 
 // TestMPIMatchesLocalRanks: 2 MPI processes train to the same checkpoint as
-// 2 in-process ranks, bit for bit; a 2-process run stopped at step 3 and
-// resumed equals the uninterrupted one.
+// 2 in-process ranks, bit for bit, with and without -sync-bn; a 2-process
+// run stopped at step 3 and resumed equals the uninterrupted one.
 func TestMPIMatchesLocalRanks(t *testing.T) {
 	bin := mpiTrainer(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	local, viaMPI, resumed := t.TempDir(), t.TempDir(), t.TempDir()
+	local, viaMPI, resumed, localSync, viaMPISync := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
 	trainLocal(t, 2, append(distArgs, "-steps", "6", "-out", local)...)
-	for _, run := range [][]string{{"-steps", "6", "-out", viaMPI}, {"-steps", "3", "-out", resumed}, {"-steps", "6", "-resume", "-out", resumed}} {
+	trainLocal(t, 2, append(distArgs, "-steps", "3", "-sync-bn", "-out", localSync)...)
+	for _, run := range [][]string{{"-steps", "6", "-out", viaMPI}, {"-steps", "3", "-out", resumed}, {"-steps", "6", "-resume", "-out", resumed},
+		{"-steps", "3", "-sync-bn", "-out", viaMPISync}} {
 		if out, err := mpirun(ctx, 2, bin, append(distArgs, run...)...).CombinedOutput(); err != nil {
 			t.Fatalf("mpirun %v: %v\n%s", run, err, out)
 		}
 	}
 	sameCheckpoints(t, filepath.Join(local, ckptFile), filepath.Join(viaMPI, ckptFile))
 	sameCheckpoints(t, filepath.Join(viaMPI, ckptFile), filepath.Join(resumed, ckptFile))
+	sameCheckpoints(t, filepath.Join(localSync, ckptFile), filepath.Join(viaMPISync, ckptFile))
 }
 
 // TestMPIKilledRankEndsTheJob kills rank 1 of a running 2-process job: the

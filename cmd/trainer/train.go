@@ -58,6 +58,7 @@ type trainFlags struct {
 	lr, gamma, beta, ema, margin      float64
 	seed                              uint64
 	equilibrium, resume, skipBad      bool
+	syncBN                            bool
 	sampleEvery, ckptEvery, logEvery  int
 	evalEvery, evalN                  int
 	workers                           int
@@ -121,6 +122,7 @@ func parseTrainFlags(args []string) (*trainFlags, error) {
 	fs.IntVar(&f.evalN, "eval-n", 2000, "prior samples and test reconstructions per evaluation during training")
 	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "data loading goroutines")
 	fs.StringVar(&f.dist, "dist", "auto", "data-parallel group: auto (MPI when mpirun or srun started several processes), single or mpi")
+	fs.BoolVar(&f.syncBN, "sync-bn", false, "data-parallel runs: BatchNorm statistics over the global batch (all ranks) instead of each rank's images")
 	fs.DurationVar(&f.distTimeout, "dist-timeout", 10*time.Minute, "end a rank whose collective (all-reduce, broadcast) waits longer than this for the others")
 	f.dev.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -191,7 +193,7 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File, c comm.Com
 	}
 	cfg := model.Config{Arch: f.arch, Model: f.modelName, Batch: f.batch, Gamma: f.gamma, Beta: f.beta,
 		Optim: model.OptimConfig{Kind: f.optim, LR: f.lr}, Init: f.init, EMA: f.ema, Margin: f.margin,
-		NoEquilibrium: !f.equilibrium, Seed: f.seed}
+		NoEquilibrium: !f.equilibrium, SyncBN: f.syncBN, Seed: f.seed}
 	if a, err := model.LookupArch(f.arch); err == nil {
 		if !f.set["equilibrium"] {
 			cfg.NoEquilibrium = !a.Defaults.Equilibrium
@@ -536,7 +538,7 @@ func (r *session) writePage(live bool) error {
 			{"batch", strconv.Itoa(cfg.Batch)}, {"γ", fmt.Sprint(cfg.Gamma)}, {"β", fmt.Sprint(cfg.Beta)},
 			{"initialization", cfg.Init}, {"equilibrium rule", fmt.Sprint(!cfg.NoEquilibrium)},
 			{"optimizer", cfg.Optim.Kind}, {"EMA", fmt.Sprint(cfg.EMA)}, {"seed", fmt.Sprint(cfg.Seed)}, {"device", r.device},
-			{"ranks", strconv.Itoa(r.comm.Size())}},
+			{"ranks", strconv.Itoa(r.comm.Size())}, {"synchronised BatchNorm", fmt.Sprint(cfg.SyncBN)}},
 		Step: r.tr.Steps, Total: r.total, Live: live, Losses: r.losses,
 		Samples: r.samples, Recon: r.recon, Updated: time.Now(),
 	}
@@ -720,6 +722,7 @@ func ignoredFlags(set map[string]bool, asked, run model.Config) []string {
 	say("equilibrium", !asked.NoEquilibrium, !run.NoEquilibrium)
 	say("margin", asked.Margin, run.Margin)
 	say("ema", asked.EMA, run.EMA)
+	say("sync-bn", asked.SyncBN, run.SyncBN)
 	say("seed", asked.Seed, run.Seed)
 	return out
 }
