@@ -37,21 +37,33 @@ const (
 	panelLosses  = iota // every column not named below
 	panelErrors         // dis_real, dis_fake: the discriminator's mean errors
 	panelUpdates        // upd_dis, upd_dec: 0/1 update flags
+	panelFrechet        // frechet, from the quality log
+	panelShares         // precision, recall, agreement, ssim, sharpness, from the quality log
 	numPanels
+	noPanel = -1 // a quality-log column the loss plot leaves to quality.png
 )
 
 var panelTitles = [numPanels]string{
 	"losses (thin: as logged; thick: smoothed)",
 	"discriminator's mean error on real and fake images (dashed: the equilibrium rule's band, 0.33–1.03)",
 	"share of steps each network was updated (rolling mean over 20 logged steps)",
+	"sample quality: Fréchet distance to the test split in the classifier's features (lower is better)",
+	"sample quality: precision, recall, sharpness (1: the data's); reconstructions: label agreement, SSIM",
 }
 
-// panelOf is the panel of a loss-log column.
-func panelOf(name string) int {
-	switch name {
-	case "dis_real", "dis_fake":
+// panelOf is the panel of a loss-log column, or of a quality-log column
+// when quality is set.
+func panelOf(name string, quality bool) int {
+	switch {
+	case quality && name == "frechet":
+		return panelFrechet
+	case quality && (name == "precision" || name == "recall" || name == "agreement" || name == "ssim" || name == "sharpness"):
+		return panelShares
+	case quality:
+		return noPanel
+	case name == "dis_real", name == "dis_fake":
 		return panelErrors
-	case "upd_dis", "upd_dec":
+	case name == "upd_dis", name == "upd_dec":
 		return panelUpdates
 	}
 	return panelLosses
@@ -60,20 +72,37 @@ func panelOf(name string) int {
 // PlotLosses reads a loss log CSV written by LossLog and draws it as a PNG
 // at pngPath, replacing any existing file atomically: one panel per kind of
 // column present (the losses; the discriminator's errors with the
-// equilibrium band; the update flags as a rolling share), one colour per
-// column, each curve smoothed over its raw values, the legend beside the
-// data. Non-finite values are left out. A panel's y axis is logarithmic when
-// every value in it is positive and they span at least a factor of 10. The
-// image is 768 pixels wide and 288 high per panel.
-func PlotLosses(csvPath, pngPath string) error {
+// equilibrium band; the update flags as a rolling share; and, when
+// qualityPath names a quality log that exists, the Fréchet distance and the
+// quality shares at each evaluation), one colour per column, each loss curve
+// smoothed over its raw values, the legend beside the data. Non-finite
+// values are left out. A panel's y axis is logarithmic when every value in
+// it is positive and they span at least a factor of 10. The image is 768
+// pixels wide and 288 high per panel.
+func PlotLosses(csvPath, qualityPath, pngPath string) error {
 	names, series, err := readLossCSV(csvPath)
 	if err != nil {
 		return err
 	}
+	fromQuality := make([]bool, len(names))
+	if qualityPath != "" {
+		if _, err := os.Stat(qualityPath); err == nil {
+			qn, qs, err := readLossCSV(qualityPath)
+			if err != nil {
+				return err
+			}
+			names, series = append(names, qn...), append(series, qs...)
+			fromQuality = append(fromQuality, make([]bool, len(qn))...)
+			for i := len(fromQuality) - len(qn); i < len(fromQuality); i++ {
+				fromQuality[i] = true
+			}
+		}
+	}
+	panelAt := func(i int) int { return panelOf(names[i], fromQuality[i]) }
 	var panels []int
 	for k := range numPanels {
 		for i, s := range series {
-			if panelOf(names[i]) == k && len(s) > 0 {
+			if panelAt(i) == k && len(s) > 0 {
 				panels = append(panels, k)
 				break
 			}
@@ -93,13 +122,21 @@ func PlotLosses(csvPath, pngPath string) error {
 		legend := plot.NewLegend()
 		var all plotter.XYs
 		for i, s := range series {
-			if panelOf(names[i]) != k || len(s) == 0 {
+			if panelAt(i) != k || len(s) == 0 {
 				continue
 			}
 			col := seriesColors[i%len(seriesColors)]
-			if k == panelUpdates {
+			switch {
+			case k == panelUpdates:
 				s = rollingMean(s, 20)
-			} else {
+			case fromQuality[i]: // a few evaluations: their points, joined
+				pts, err := plotter.NewScatter(s)
+				if err != nil {
+					return fmt.Errorf("report: plotting %s column %q: %w", qualityPath, names[i], err)
+				}
+				pts.Color = col
+				p.Add(pts)
+			default:
 				raw, err := plotter.NewLine(s)
 				if err != nil {
 					return fmt.Errorf("report: plotting %s column %q: %w", csvPath, names[i], err)
@@ -129,6 +166,12 @@ func PlotLosses(csvPath, pngPath string) error {
 		case panelUpdates:
 			p.Y.Min, p.Y.Max = 0, 1.05
 			p.Y.Label.Text = "share"
+		case panelFrechet:
+			p.Y.Label.Text = "Fréchet distance"
+			p.Y.Min = 0
+		case panelShares:
+			p.Y.Min = 0
+			p.Y.Label.Text = "share / ratio"
 		default:
 			p.Y.Label.Text = "loss"
 			setLogScale(p, all)

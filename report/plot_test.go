@@ -54,7 +54,7 @@ func TestPlotLosses(t *testing.T) {
 			}
 		}
 		pngPath := filepath.Join(dir, "losses.png")
-		if err := PlotLosses(src, pngPath); err != nil {
+		if err := PlotLosses(src, "", pngPath); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		// One panel of losses: 8×3 inches at 96 dpi.
@@ -82,11 +82,30 @@ func TestPlotLossesPanels(t *testing.T) {
 	}
 	l.Close()
 	pngPath := filepath.Join(dir, "losses.png")
-	if err := PlotLosses(csvPath, pngPath); err != nil {
+	if err := PlotLosses(csvPath, filepath.Join(dir, "no-quality.csv"), pngPath); err != nil {
 		t.Fatal(err)
 	}
 	if got := decodePNG(t, pngPath).Bounds(); got != image.Rect(0, 0, 768, 3*288) {
 		t.Errorf("plot bounds %v, want three panels (0,0)-(768,864)", got)
+	}
+
+	// With a quality log: two more panels, the Fréchet distance and the shares.
+	qPath := filepath.Join(dir, "quality.csv")
+	q, err := OpenLossLog(qPath, []string{"frechet", "kid", "precision", "recall", "classes", "sharpness", "agreement", "ssim"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for step := 15; step <= 60; step += 15 {
+		if err := q.Log(step, 0, []float64{100 / float64(step), 0.3, 0.5, 0.6, 10, 0.9, 0.95, 0.7}, 300); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.Close()
+	if err := PlotLosses(csvPath, qPath, pngPath); err != nil {
+		t.Fatal(err)
+	}
+	if got := decodePNG(t, pngPath).Bounds(); got != image.Rect(0, 0, 768, 5*288) {
+		t.Errorf("plot bounds %v with a quality log, want five panels (0,0)-(768,1440)", got)
 	}
 }
 
@@ -114,7 +133,7 @@ func TestPlotLossesErrors(t *testing.T) {
 		if err := os.WriteFile(src, []byte(tc.csv), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		err := PlotLosses(src, filepath.Join(dir, "bad.png"))
+		err := PlotLosses(src, "", filepath.Join(dir, "bad.png"))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bad.csv") {
 			t.Errorf("csv %q: error %v, want one naming bad.csv and containing %q", tc.csv, err, tc.want)
 		}
