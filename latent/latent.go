@@ -7,8 +7,10 @@ package latent
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/vaegan-go/vaegan/data"
+	"gonum.org/v1/gonum/mat"
 )
 
 // Encoder gives the latent means of images (model.Trainer.EncodeMean).
@@ -135,4 +137,101 @@ func BinaryVectors(codes []float32, has [][]bool, latent int) ([][]float64, []in
 		vecs[a] = AttributeVectors(means, c)[1]
 	}
 	return vecs, counts
+}
+
+// ClassTransport moves codes between classes modelled as Gaussians: the
+// map T(z) = μ_to + Σ_to^{1/2} Σ_from^{-1/2} (z − μ_from) takes class from's
+// fitted Gaussian onto class to's, so a code keeps its whitened offset from
+// its class's mean (its "style") measured in units of its class's spread,
+// where Analogy keeps the raw offset. The covariances are regularised by
+// adding Ridge to their diagonals.
+type ClassTransport struct {
+	means [][]float64
+	root  []*mat.Dense // Σ_k^{1/2}
+	inv   []*mat.Dense // Σ_k^{-1/2}
+}
+
+// Ridge is added to each class covariance's diagonal before its roots are
+// taken: codes' variances are of order 1 and some directions of a class are
+// nearly flat.
+const Ridge = 1e-3
+
+// NewClassTransport fits each class's mean and covariance to codes
+// (n×latent) and labels. A class needs at least 2 codes.
+func NewClassTransport(codes []float32, labels []uint8, classes, latent int) (*ClassTransport, error) {
+	means, counts, err := ClassMeans(codes, labels, classes, latent)
+	if err != nil {
+		return nil, err
+	}
+	t := &ClassTransport{means: means, root: make([]*mat.Dense, classes), inv: make([]*mat.Dense, classes)}
+	covs := make([]*mat.SymDense, classes)
+	for k := range covs {
+		if counts[k] < 2 {
+			return nil, fmt.Errorf("latent: class %d has %d codes, want at least 2 to fit its covariance", k, counts[k])
+		}
+		covs[k] = mat.NewSymDense(latent, nil)
+	}
+	n := len(codes) / latent
+	for i := range n {
+		k := labels[i]
+		z := codes[i*latent : (i+1)*latent]
+		for a := range latent {
+			da := float64(z[a]) - means[k][a]
+			for b := a; b < latent; b++ {
+				covs[k].SetSym(a, b, covs[k].At(a, b)+da*(float64(z[b])-means[k][b]))
+			}
+		}
+	}
+	for k, c := range covs {
+		for a := range latent {
+			for b := a; b < latent; b++ {
+				v := c.At(a, b) / float64(counts[k]-1)
+				if a == b {
+					v += Ridge
+				}
+				c.SetSym(a, b, v)
+			}
+		}
+		var eig mat.EigenSym
+		if !eig.Factorize(c, true) {
+			return nil, fmt.Errorf("latent: class %d's covariance has no eigendecomposition", k)
+		}
+		vals := eig.Values(nil)
+		var vecs mat.Dense
+		eig.VectorsTo(&vecs)
+		t.root[k], t.inv[k] = powSym(&vecs, vals, 0.5), powSym(&vecs, vals, -0.5)
+	}
+	return t, nil
+}
+
+// powSym is V·diag(vals^p)·Vᵀ.
+func powSym(vecs *mat.Dense, vals []float64, p float64) *mat.Dense {
+	n := len(vals)
+	scaled := mat.NewDense(n, n, nil)
+	for j, v := range vals {
+		s := math.Pow(v, p)
+		for i := range n {
+			scaled.Set(i, j, vecs.At(i, j)*s)
+		}
+	}
+	var out mat.Dense
+	out.Mul(scaled, vecs.T())
+	return &out
+}
+
+// Map returns T(z) for a code z of class from, as a code of class to.
+func (t *ClassTransport) Map(z []float32, from, to int) []float32 {
+	n := len(z)
+	d := mat.NewVecDense(n, nil)
+	for j, v := range z {
+		d.SetVec(j, float64(v)-t.means[from][j])
+	}
+	var w, y mat.VecDense
+	w.MulVec(t.inv[from], d)
+	y.MulVec(t.root[to], &w)
+	out := make([]float32, n)
+	for j := range out {
+		out[j] = float32(t.means[to][j] + y.AtVec(j))
+	}
+	return out
 }

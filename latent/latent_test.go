@@ -2,6 +2,7 @@ package latent
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -94,5 +95,69 @@ func TestClassMeansAndVectors(t *testing.T) {
 	bv, bc := BinaryVectors(codes, [][]bool{has}, 2)
 	if want := AttributeVectors(means, counts)[1]; bc[0] != counts[1] || math.Abs(bv[0][0]-want[0]) > 1e-9 || math.Abs(bv[0][1]-want[1]) > 1e-9 {
 		t.Errorf("binary attribute: vector %v count %d, want %v and %d", bv[0], bc[0], want, counts[1])
+	}
+}
+
+// TestClassTransport checks the Gaussian map on codes drawn from two known
+// Gaussians: a code moves by the ratio of the classes' standard deviations
+// along their (shared) axes, a class onto itself is the identity, and class
+// 0's codes moved to class 1 have class 1's fitted mean and covariance.
+func TestClassTransport(t *testing.T) {
+	const n = 20000
+	rng := rand.New(rand.NewPCG(4, 5))
+	// Class 0: mean (1, −2), standard deviations (1, 2); class 1: mean
+	// (0, 3), standard deviations (3, 0.5), the same axes.
+	mean := [2][2]float64{{1, -2}, {0, 3}}
+	sd := [2][2]float64{{1, 2}, {3, 0.5}}
+	codes := make([]float32, 0, 2*n)
+	labels := make([]uint8, n)
+	for i := range labels {
+		k := i % 2
+		labels[i] = uint8(k)
+		for j := range 2 {
+			codes = append(codes, float32(mean[k][j]+sd[k][j]*rng.NormFloat64()))
+		}
+	}
+	tr, err := NewClassTransport(codes, labels, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tr.Map([]float32{2, 0}, 0, 1) // one sd above class 0's mean on both axes
+	want := []float64{0 + 3, 3 + 0.5}
+	for j := range want { // 10,000 draws per class: fitted means within ~0.03, standard deviations ~1 %
+		if math.Abs(float64(got[j])-want[j]) > 0.1 {
+			t.Errorf("Map((2, 0), 0→1) = %v, want ≈ %v (one sd of class 1 above its mean)", got, want)
+		}
+	}
+	same := tr.Map([]float32{0.3, -1.7}, 1, 1)
+	if math.Abs(float64(same[0])-0.3) > 1e-5 || math.Abs(float64(same[1])+1.7) > 1e-5 {
+		t.Errorf("Map within class 1 = %v, want the code itself", same)
+	}
+	// Class 0's codes moved to class 1: its fitted mean and covariance.
+	var moved []float32
+	var movedLabels []uint8
+	for i := 0; i < n; i += 2 {
+		moved = append(moved, tr.Map(codes[2*i:2*i+2], 0, 1)...)
+		movedLabels = append(movedLabels, 0)
+	}
+	m, _, err := ClassMeans(moved, movedLabels, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sxx, syy, sxy float64
+	for i := 0; i < len(moved); i += 2 {
+		dx, dy := float64(moved[i])-m[0][0], float64(moved[i+1])-m[0][1]
+		sxx, syy, sxy = sxx+dx*dx, syy+dy*dy, sxy+dx*dy
+	}
+	k := float64(len(moved)/2 - 1)
+	t1 := tr.means[1]
+	if math.Abs(m[0][0]-t1[0]) > 1e-4 || math.Abs(m[0][1]-t1[1]) > 1e-4 {
+		t.Errorf("moved codes' mean %v, want class 1's %v", m[0], t1)
+	}
+	if math.Abs(sxx/k-9) > 0.3 || math.Abs(syy/k-0.25) > 0.01 || math.Abs(sxy/k) > 0.05 {
+		t.Errorf("moved codes' covariance [%.3f %.3f; %.3f], want class 1's ≈ [9 0; 0.25]", sxx/k, sxy/k, syy/k)
+	}
+	if _, err := NewClassTransport(codes[:2], labels[:1], 2, 2); err == nil {
+		t.Error("a class with fewer than 2 codes: no error")
 	}
 }

@@ -43,6 +43,7 @@ type classes struct {
 	labels []uint8
 	means  [][]float64
 	counts []int
+	codes  []float32 // of the fitted images
 }
 
 // open checks the flags and reads the checkpoint and the dataset.
@@ -100,6 +101,7 @@ func (l *labelled) load() (*classes, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.codes = codes
 	c.means, c.counts, err = latent.ClassMeans(codes, c.labels, k, c.tr.Arch.Latent)
 	return c, err
 }
@@ -122,12 +124,25 @@ func analogy(args []string) error {
 		"mean(z of the target class), decoded. One row per image: the input, its reconstruction, then one\n"+
 		"column per class (on MNIST, the digits 0 to 9).")
 	out := l.fs.String("out", "analogy.png", "output PNG")
+	how := l.fs.String("map", "gaussian", "how a code moves between classes: gaussian (keeps its offset from its class's mean in units of the\n"+
+		"class's spread: each class a fitted Gaussian) or mean (keeps the raw offset: z − mean(from) + mean(to), Larsen et al.)")
 	if err := parse(l.fs, args); err != nil {
 		return err
+	}
+	if *how != "gaussian" && *how != "mean" {
+		return fmt.Errorf("-map %q: want gaussian or mean", *how)
 	}
 	c, err := l.load()
 	if err != nil {
 		return err
+	}
+	move := func(z []float32, from, to int) []float32 { return latent.Analogy(z, c.means, from, to) }
+	if *how == "gaussian" {
+		t, err := latent.NewClassTransport(c.codes, c.labels[:l.fit], len(c.means), c.tr.Arch.Latent)
+		if err != nil {
+			return fmt.Errorf("-map gaussian: %w (fewer classes' codes than -fit gives? try -map mean)", err)
+		}
+		move = t.Map
 	}
 	x, z, err := c.shown(l.fit, l.n)
 	if err != nil {
@@ -140,7 +155,7 @@ func analogy(args []string) error {
 		zi := z[i*a.Latent : (i+1)*a.Latent]
 		codes = append(codes, zi...)
 		for to := range c.means {
-			codes = append(codes, latent.Analogy(zi, c.means, int(y[i]), to)...)
+			codes = append(codes, move(zi, int(y[i]), to)...)
 		}
 	}
 	dec, err := writeRows(c.tr, *out, x, codes, l.n, len(c.means)+1)
