@@ -170,7 +170,9 @@ func PlotLosses(csvPath, qualityPath, pngPath string) error {
 			p.Y.Label.Text = "Fréchet distance"
 			p.Y.Min = 0
 		case panelShares:
-			p.Y.Min = 0
+			// Early samples can be far sharper than data (noise): keep the
+			// [0, 1] figures readable, cutting the axis at 2.
+			p.Y.Min, p.Y.Max = 0, max(1.05, min(p.Y.Max, 2))
 			p.Y.Label.Text = "share / ratio"
 		default:
 			p.Y.Label.Text = "loss"
