@@ -14,6 +14,8 @@
 //   emutest_math:        y[k*n + i] = device math function k of x[i]
 //   emutest_bad_barrier: threads past n return before a __syncthreads the
 //                        others reach (an error the emulator must report)
+//   emutest_order:       out[k] = the global id of the k-th thread to run the
+//                        atomicAdd on *count: the order threads ran in
 #ifndef EXTERN_SHARED
 #define EXTERN_SHARED(T, name) extern __shared__ T name[]
 #endif
@@ -107,4 +109,12 @@ extern "C" __global__ void emutest_bad_barrier(float* x, int n) {
     }
     __syncthreads();
     x[t] = 1.0f;
+}
+
+extern "C" __global__ void emutest_order(float* out, float* count, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        int k = atomicAdd((int*)count, 1);
+        out[k] = (float)i;
+    }
 }

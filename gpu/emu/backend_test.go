@@ -107,3 +107,9 @@ func TestNewOutOfMemory(t *testing.T) {
 	}()
 	b.New(64, 3, 64, 64)
 }
+
+// TestBackendShuffled runs the suite with blocks and threads in scrambled
+// orders (WithShuffle): no kernel may depend on the order a GPU runs them in.
+func TestBackendShuffled(t *testing.T) {
+	backendtest.Run(t, gpu.New(emu.New(2, emu.WithShuffle(11))), tol)
+}

@@ -43,6 +43,7 @@ type Driver struct {
 	allocs  []allocation // sorted by base
 	used    int
 	limit   int
+	shuffle uint64 // WithShuffle's seed; 0: blocks and threads in order
 	closed  bool
 }
 
@@ -67,6 +68,13 @@ type Option func(*Driver)
 // gpu.ErrOutOfMemory beyond it.
 func WithMemoryLimit(bytes int) Option {
 	return func(d *Driver) { d.limit = bytes }
+}
+
+// WithShuffle runs every launch's blocks, and each block's threads between
+// barriers, in an order scrambled by seed (not 0), as a GPU promises no
+// order: a kernel that depends on one gives other results or fails.
+func WithShuffle(seed uint64) Option {
+	return func(d *Driver) { d.shuffle = seed }
 }
 
 // New returns an emulated device that runs the blocks of a grid on workers
@@ -208,7 +216,7 @@ func (d *Driver) Launch(name string, grid, block gpu.Dim3, shared int, args ...a
 	rcs := make([]C.int, nw)
 	run := func(w int) {
 		rcs[w] = C.emu_run(d.workers[w], C.int(k.index), (*C.uint64_t)(&slots[0]),
-			(*C.int32_t)(&dims[0]), C.int32_t(shared), (*C.int64_t)(&next), (*C.int32_t)(&stop),
+			(*C.int32_t)(&dims[0]), C.int32_t(shared), (*C.int64_t)(&next), (*C.int32_t)(&stop), C.uint64_t(d.shuffle),
 			(*C.char)(unsafe.Pointer(&msgs[w][0])), C.int32_t(len(msgs[w])))
 	}
 	var wg sync.WaitGroup

@@ -5,6 +5,7 @@ package emu_test
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -129,4 +130,55 @@ func TestClosed(t *testing.T) {
 // GOMAXPROCS workers.
 func BenchmarkBlockSum1M(b *testing.B) {
 	drivertest.BenchBlockSum(b, newDriver(b, 0))
+}
+
+// launchOrder runs emutest_order over 4 blocks of 64 threads and returns the
+// global thread ids in the order they ran.
+func launchOrder(t *testing.T, d *emu.Driver) []int {
+	const n = 256
+	out := drivertest.Alloc(t, d, n)
+	count := drivertest.Upload(t, d, []float32{0}, 0)
+	drivertest.Launch(t, d, "emutest_order", gpu.Dim3{X: 4, Y: 1, Z: 1}, gpu.Dim3{X: 64, Y: 1, Z: 1}, 0, out, count, n)
+	got := drivertest.Download(t, d, out, n)
+	ids := make([]int, n)
+	for k, v := range got {
+		ids[k] = int(v)
+	}
+	return ids
+}
+
+// TestShuffleScramblesOrder: one worker runs blocks and threads in order;
+// WithShuffle runs every thread once, in another order, different across
+// blocks, the same for the same seed.
+func TestShuffleScramblesOrder(t *testing.T) {
+	inOrder := launchOrder(t, newDriver(t, 1))
+	for k, id := range inOrder {
+		if id != k {
+			t.Fatalf("without a shuffle, the %d-th thread to run was %d", k, id)
+		}
+	}
+	a := launchOrder(t, newDriver(t, 1, emu.WithShuffle(3)))
+	b := launchOrder(t, newDriver(t, 1, emu.WithShuffle(3)))
+	c := launchOrder(t, newDriver(t, 1, emu.WithShuffle(4)))
+	if !slices.Equal(a, b) {
+		t.Fatal("the same seed gave two orders")
+	}
+	if slices.Equal(a, c) || slices.Equal(a, inOrder) {
+		t.Fatal("seeds 3 and 4 (or 3 and none) gave the same order")
+	}
+	seen := make([]bool, len(a))
+	firstBlock := a[0] / 64
+	blockMoved := false
+	for k, id := range a {
+		if seen[id] {
+			t.Fatalf("thread %d ran twice", id)
+		}
+		seen[id] = true
+		if k%64 == 0 && id/64 != k/64 {
+			blockMoved = true
+		}
+	}
+	if !blockMoved && firstBlock == 0 {
+		t.Fatalf("blocks still ran in order: %v", a[:8])
+	}
 }

@@ -26,9 +26,11 @@ void emu_worker_free(emu_worker* w);
 // dims is grid x, y, z then block x, y, z; args holds one 8-byte slot per
 // parameter. It takes block numbers from *next (shared by the workers of the
 // launch) until none is left or *stop is set. On error it sets *stop, writes
-// a message to err and returns -1; otherwise it returns 0.
+// a message to err and returns -1; otherwise it returns 0. A seed other than
+// 0 runs the grid's blocks, and each block's threads between barriers, in an
+// order scrambled by it (a GPU promises neither order).
 int emu_run(emu_worker* w, int i, const uint64_t* args, const int32_t* dims, int32_t shared,
-            int64_t* next, int32_t* stop, char* err, int32_t errlen);
+            int64_t* next, int32_t* stop, uint64_t seed, char* err, int32_t errlen);
 
 #ifdef __cplusplus
 }

@@ -12,4 +12,5 @@ extern const emu::Kernel emu_kernels_emutest[] = {
     EMU_KERNEL(emutest_params),
     EMU_KERNEL(emutest_math),
     EMU_KERNEL(emutest_bad_barrier),
+    EMU_KERNEL(emutest_order),
 };

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <numeric>
+#include <utility>
 #include <vector>
 
 #include "cuda_emu.h"
@@ -62,7 +64,9 @@ struct emu_worker {
     const emu::Kernel* kernel = nullptr;
     const uint64_t* args = nullptr;
     int n = 0;        // threads per block
-    int cur = 0;      // running fiber
+    std::vector<int> order;  // the fibers of a phase in running order
+    uint64_t seed = 0;       // scrambles the orders; 0: in order
+    int cur = 0;      // place of the running fiber in order
     int arrived = 0;  // fibers at the barrier in this phase
     int done = 0;     // fibers returned in this phase
 };
@@ -74,13 +78,38 @@ thread_local emu_worker* current;
 // next_fiber switches from the running fiber to the next one of the phase,
 // or back to the scheduler after the last.
 void next_fiber(emu_worker* w) {
-    int i = w->cur;
-    if (i + 1 < w->n) {
-        w->cur = i + 1;
-        threadIdx = w->tid[i + 1];
-        emu_fiber_swap(&w->sp[i], w->sp[i + 1]);
+    int i = w->order[w->cur];
+    if (w->cur + 1 < w->n) {
+        int j = w->order[++w->cur];
+        threadIdx = w->tid[j];
+        emu_fiber_swap(&w->sp[i], w->sp[j]);
     } else {
         emu_fiber_swap(&w->sp[i], w->sched_sp);
+    }
+}
+
+// splitmix64 advances *x and returns the next of its pseudo-random numbers.
+uint64_t splitmix64(uint64_t* x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+// set_order puts the fibers of the next phase in order: 0, 1, … without a
+// seed, else a permutation drawn from (seed, block, phase).
+void set_order(emu_worker* w, uint64_t block, uint64_t phase) {
+    w->order.resize(w->n);
+    for (int t = 0; t < w->n; t++) {
+        w->order[t] = t;
+    }
+    if (w->seed == 0) {
+        return;
+    }
+    uint64_t x = w->seed ^ (block * 0x9e3779b97f4a7c15ULL) ^ (phase << 32);
+    for (int t = w->n - 1; t > 0; t--) {
+        int u = (int)(splitmix64(&x) % (uint64_t)(t + 1));
+        std::swap(w->order[t], w->order[u]);
     }
 }
 
@@ -136,18 +165,20 @@ bool ensure_stacks(emu_worker* w, int n) {
     return true;
 }
 
-// run_block runs every thread of one block to completion.
-bool run_block(emu_worker* w, uint3 b, char* err, int errlen) {
+// run_block runs every thread of one block (number k of the grid) to
+// completion.
+bool run_block(emu_worker* w, uint3 b, int64_t k, char* err, int errlen) {
     blockIdx = b;
     for (int i = 0; i < w->n; i++) {
         w->sp[i] = new_fiber(stack_top(w, i));
     }
-    for (;;) {
+    for (uint64_t phase = 0;; phase++) {
         w->arrived = 0;
         w->done = 0;
         w->cur = 0;
-        threadIdx = w->tid[0];
-        emu_fiber_swap(&w->sched_sp, w->sp[0]);
+        set_order(w, (uint64_t)k, phase);
+        threadIdx = w->tid[w->order[0]];
+        emu_fiber_swap(&w->sched_sp, w->sp[w->order[0]]);
         if (w->done == w->n) {
             return true;
         }
@@ -208,7 +239,7 @@ void emu_worker_free(emu_worker* w) {
 }
 
 int emu_run(emu_worker* w, int i, const uint64_t* args, const int32_t* dims, int32_t shared,
-            int64_t* next, int32_t* stop, char* err, int32_t errlen) {
+            int64_t* next, int32_t* stop, uint64_t seed, char* err, int32_t errlen) {
     std::atomic_ref<int32_t> stopped(*stop);
     unsigned gx = dims[0], gy = dims[1], gz = dims[2];
     unsigned bx = dims[3], by = dims[4], bz = dims[5];
@@ -219,6 +250,7 @@ int emu_run(emu_worker* w, int i, const uint64_t* args, const int32_t* dims, int
         return -1;
     }
     w->n = n;
+    w->seed = seed;
     w->tid.resize(n);
     for (int t = 0; t < n; t++) {
         w->tid[t] = uint3{t % bx, (t / bx) % by, t / (bx * by)};
@@ -230,15 +262,25 @@ int emu_run(emu_worker* w, int i, const uint64_t* args, const int32_t* dims, int
     gridDim = dim3{gx, gy, gz};
     blockDim = dim3{bx, by, bz};
     int64_t nblocks = (int64_t)gx * gy * gz;
+    // With a seed, block number b runs as block (a·b + c) mod nblocks, a
+    // bijection when a is coprime to nblocks.
+    uint64_t mix = seed, a = 1, c = 0;
+    if (seed != 0 && nblocks > 1) {
+        do {
+            a = splitmix64(&mix) % (uint64_t)nblocks;
+        } while (std::gcd(a, (uint64_t)nblocks) != 1);
+        c = splitmix64(&mix) % (uint64_t)nblocks;
+    }
     std::atomic_ref<int64_t> next_block(*next);
     int rc = 0;
     while (stopped.load() == 0) {
-        int64_t b = next_block.fetch_add(1);
-        if (b >= nblocks) {
+        int64_t k = next_block.fetch_add(1);
+        if (k >= nblocks) {
             break;
         }
+        int64_t b = (int64_t)(((unsigned __int128)a * (uint64_t)k + c) % (uint64_t)nblocks);
         uint3 bi{(unsigned)(b % gx), (unsigned)(b / gx % gy), (unsigned)(b / ((int64_t)gx * gy))};
-        if (!run_block(w, bi, err, errlen)) {
+        if (!run_block(w, bi, b, err, errlen)) {
             stopped.store(1);
             rc = -1;
             break;
