@@ -22,8 +22,13 @@
 
 // block_sum returns Σ v over the threads of the block to every thread. buf is
 // a __shared__ array of BLOCK floats; every thread of the block must call it.
-// The tree order is fixed, so the result is the same on every run.
+// The tree order is fixed, so the result is the same on every run. A launch
+// with another block shape would read and write past buf or leave threads
+// out of the sum: it traps (the launch fails) instead.
 static __device__ inline float block_sum(float v, float* buf) {
+    if (blockDim.x != BLOCK || blockDim.y != 1 || blockDim.z != 1) {
+        __trap();
+    }
     int t = threadIdx.x;
     buf[t] = v;
     __syncthreads();

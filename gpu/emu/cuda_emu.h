@@ -42,9 +42,13 @@ namespace emu {
 void syncthreads();
 // dynamic_shared is the block's dynamic shared memory (the launch's shared bytes).
 void* dynamic_shared();
+// trap ends the process with a message naming the block and thread, as
+// __trap makes a GPU launch fail for good.
+[[noreturn]] void trap();
 }  // namespace emu
 
 #define __syncthreads() emu::syncthreads()
+#define __trap() emu::trap()
 #define EXTERN_SHARED(T, name) T* name = static_cast<T*>(emu::dynamic_shared())
 
 // Device math without a host equivalent of the same name.

@@ -219,6 +219,13 @@ void emu::syncthreads() {
 
 void* emu::dynamic_shared() { return current->dyn.data(); }
 
+void emu::trap() {
+    fprintf(stderr, "emu: kernel %s trapped (__trap) in block (%u,%u,%u) thread (%u,%u,%u) of a block of (%u,%u,%u)\n",
+            current->kernel->name, blockIdx.x, blockIdx.y, blockIdx.z, threadIdx.x, threadIdx.y, threadIdx.z,
+            blockDim.x, blockDim.y, blockDim.z);
+    std::abort();
+}
+
 extern "C" {
 
 int emu_kernel_count(void) { return kernel_count(); }
