@@ -1,7 +1,7 @@
 //go:build cuda
 
 // Package cuda is the gpu.Driver of a real NVIDIA GPU, over gorgonia.org/cu
-// and its cuBLAS binding gorgonia.org/cu/blas.
+// (devices, contexts, memory, modules, launches) and cuBLAS through cgo.
 //
 // Every file carries the build tag cuda, because gorgonia.org/cu exits the
 // process from its init function on a machine without a GPU: build and test
@@ -9,14 +9,20 @@
 // libraries (scripts/install-cuda-toolkit.sh); where only the link stubs are
 // present, set CGO_LDFLAGS=-L/usr/lib/x86_64-linux-gnu/stubs.
 //
-// The driver uses device 0. Its CUDA context lives on one OS thread: a
-// goroutine locked to that thread runs every call, one at a time, so the
-// Driver's methods are safe for concurrent use. The kernels are the PTX of
-// package kernels, loaded once; launches and copies go on the default
-// stream, so they run in order.
+// The driver uses the device Options.Device names. Its CUDA context lives on
+// one OS thread: a goroutine locked to that thread runs every call, one at a
+// time, so the Driver's methods are safe for concurrent use. The kernels are
+// the PTX of package kernels, loaded once; launches and copies go on the
+// default stream, so they run in order. A New that fails part-way destroys
+// what it made (context, modules, cuBLAS handle).
 //
-// TF32: cu/blas does not expose its cuBLAS handle, so Options.TF32 reads it
-// from the first field of cublas.Standard (checked by reflection against
-// the v0.9.6 layout; New fails with an error if it ever moves) and calls
-// cublasSetMathMode(CUBLAS_TF32_TENSOR_OP_MATH) through cgo.
+// cuBLAS: the driver creates its own handle and calls cublasSgemm through
+// small cgo wrappers (gorgonia.org/cu/blas hides its handle, which TF32 math
+// needs, and keeps an error to skip every later call), so each Sgemm reports
+// its own status. TF32 (Options.TF32) is cublasSetMathMode's
+// CUBLAS_TF32_TENSOR_OP_MATH on that handle.
+//
+// A kernel's fault (an illegal address, a trap) surfaces at the next copy or
+// synchronisation without the kernel's name; those errors say that the
+// context is unusable and that Options.Debug (-cuda-debug) names the kernel.
 package cuda

@@ -6,9 +6,19 @@ package cuda
 #cgo LDFLAGS: -lcublas
 #include <cublas_v2.h>
 
-static int set_tf32_math(void* handle) {
-	return (int)cublasSetMathMode((cublasHandle_t)handle, CUBLAS_TF32_TENSOR_OP_MATH);
+// cuBLAS is called through these wrappers (the handle on the driver's
+// thread, where the CUDA context is current); gorgonia.org/cu/blas hides its
+// handle, which TF32 math needs, and keeps errors to skip later calls.
+static int blas_create(cublasHandle_t* h) { return (int)cublasCreate(h); }
+static int blas_destroy(cublasHandle_t h) { return (int)cublasDestroy(h); }
+static int blas_tf32(cublasHandle_t h) { return (int)cublasSetMathMode(h, CUBLAS_TF32_TENSOR_OP_MATH); }
+static int blas_sgemm(cublasHandle_t h, int ta, int tb, int m, int n, int k, float alpha,
+                      unsigned long long a, int lda, unsigned long long b, int ldb, float beta,
+                      unsigned long long c, int ldc) {
+	return (int)cublasSgemm(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k,
+	                        &alpha, (const float*)a, lda, (const float*)b, ldb, &beta, (float*)c, ldc);
 }
+static const char* blas_status(int st) { return cublasGetStatusString((cublasStatus_t)st); }
 */
 import "C"
 
@@ -16,13 +26,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"runtime"
 	"unsafe"
 
-	gonumblas "gonum.org/v1/gonum/blas"
 	"gorgonia.org/cu"
-	cublas "gorgonia.org/cu/blas"
 
 	"github.com/vaegan-go/vaegan/gpu"
 	_ "github.com/vaegan-go/vaegan/gpu/cudaprobe" // before cu's init: a clear "no device" message
@@ -50,7 +57,7 @@ type Driver struct {
 	ctx     cu.CUContext
 	modules []cu.Module
 	funcs   map[string]function
-	blas    *cublas.Standard
+	blas    C.cublasHandle_t
 	closed  bool
 }
 
@@ -62,7 +69,7 @@ type function struct {
 	params []string
 }
 
-// New opens device 0, loads the kernels and creates a cuBLAS handle.
+// New opens the device, loads the kernels and creates a cuBLAS handle.
 func New(opts Options) (*Driver, error) {
 	d := &Driver{opts: opts, work: make(chan func()), funcs: map[string]function{}}
 	go d.serve()
@@ -98,7 +105,12 @@ func (d *Driver) do(f func() error) error {
 	return err
 }
 
-func (d *Driver) open() error {
+func (d *Driver) open() (err error) {
+	defer func() {
+		if err != nil { // leave nothing behind: the context, the modules
+			d.release()
+		}
+	}()
 	n, err := cu.NumDevices()
 	if err != nil {
 		return fmt.Errorf("cuda: counting devices: %w", err)
@@ -149,32 +161,23 @@ func (d *Driver) open() error {
 
 // newBLAS creates the cuBLAS handle, with TF32 math if asked for.
 func (d *Driver) newBLAS() error {
-	s := new(cublas.Standard)
-	if err := s.Init(); err != nil {
+	if err := blasError("cublasCreate", C.blas_create(&d.blas)); err != nil {
 		return fmt.Errorf("cuda: creating the cuBLAS handle: %w", err)
 	}
-	d.blas = s
-	if !d.opts.TF32 {
-		return nil
-	}
-	h, err := blasHandle(s)
-	if err != nil {
-		return err
-	}
-	if st := C.set_tf32_math(h); st != 0 {
-		return fmt.Errorf("cuda: cublasSetMathMode(CUBLAS_TF32_TENSOR_OP_MATH): status %d", int(st))
+	if d.opts.TF32 {
+		if err := blasError("cublasSetMathMode(CUBLAS_TF32_TENSOR_OP_MATH)", C.blas_tf32(d.blas)); err != nil {
+			return fmt.Errorf("cuda: %w", err)
+		}
 	}
 	return nil
 }
 
-// blasHandle returns the cuBLAS handle that cublas.Standard keeps in its
-// unexported first field h (gorgonia.org/cu v0.9.6).
-func blasHandle(s *cublas.Standard) (unsafe.Pointer, error) {
-	f, ok := reflect.TypeOf(s).Elem().FieldByName("h")
-	if !ok || f.Offset != 0 || f.Type.Kind() != reflect.Pointer {
-		return nil, errors.New("cuda: TF32 needs the cuBLAS handle, which gorgonia.org/cu/blas no longer keeps as its first field h")
+// blasError turns a cuBLAS status into an error naming the call.
+func blasError(call string, st C.int) error {
+	if st == 0 { // CUBLAS_STATUS_SUCCESS
+		return nil
 	}
-	return *(*unsafe.Pointer)(unsafe.Pointer(s)), nil
+	return fmt.Errorf("%s: %s (status %d)", call, C.GoString(C.blas_status(st)), int(st))
 }
 
 // Name is the device's name, e.g. "NVIDIA H100 80GB HBM3".
@@ -217,7 +220,7 @@ func (d *Driver) CopyHtoD(dst gpu.DevicePtr, src []float32) error {
 		return cu.MemcpyHtoD(cu.DevicePtr(dst), unsafe.Pointer(&src[0]), int64(4*len(src)))
 	})
 	if err != nil {
-		return fmt.Errorf("cuda: CopyHtoD of %d floats to %#x: %w", len(src), uintptr(dst), err)
+		return fmt.Errorf("cuda: CopyHtoD of %d floats to %#x: %w", len(src), uintptr(dst), fault(err))
 	}
 	return nil
 }
@@ -232,7 +235,7 @@ func (d *Driver) CopyDtoH(dst []float32, src gpu.DevicePtr) error {
 		return cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), cu.DevicePtr(src), int64(4*len(dst)))
 	})
 	if err != nil {
-		return fmt.Errorf("cuda: CopyDtoH of %d floats from %#x: %w", len(dst), uintptr(src), err)
+		return fmt.Errorf("cuda: CopyDtoH of %d floats from %#x: %w", len(dst), uintptr(src), fault(err))
 	}
 	return nil
 }
@@ -249,7 +252,7 @@ func (d *Driver) CopyDtoD(dst, src gpu.DevicePtr, n int) error {
 		return cu.MemcpyDtoD(cu.DevicePtr(dst), cu.DevicePtr(src), int64(4*n))
 	})
 	if err != nil {
-		return fmt.Errorf("cuda: CopyDtoD of %d floats from %#x to %#x: %w", n, uintptr(src), uintptr(dst), err)
+		return fmt.Errorf("cuda: CopyDtoD of %d floats from %#x to %#x: %w", n, uintptr(src), uintptr(dst), fault(err))
 	}
 	return nil
 }
@@ -317,13 +320,12 @@ func holders(types []string, args []any) ([]unsafe.Pointer, error) {
 // C = alpha*op(A)*op(B) + beta*C; see package gpu.
 func (d *Driver) Sgemm(transA, transB bool, m, n, k int, alpha float32, a gpu.DevicePtr, lda int, b gpu.DevicePtr, ldb int, beta float32, c gpu.DevicePtr, ldc int) error {
 	shape := fmt.Sprintf("Sgemm transA=%t transB=%t m=%d n=%d k=%d lda=%d ldb=%d ldc=%d", transA, transB, m, n, k, lda, ldb, ldc)
-	rowsA, colsA, tA := m, k, gonumblas.NoTrans
+	rowsA, rowsB := m, k
 	if transA {
-		rowsA, colsA, tA = k, m, gonumblas.Trans
+		rowsA = k
 	}
-	rowsB, colsB, tB := k, n, gonumblas.NoTrans
 	if transB {
-		rowsB, colsB, tB = n, k, gonumblas.Trans
+		rowsB = n
 	}
 	switch {
 	case m < 0 || n < 0 || k < 0:
@@ -336,42 +338,33 @@ func (d *Driver) Sgemm(transA, transB bool, m, n, k int, alpha float32, a gpu.De
 		return fmt.Errorf("cuda: %s: ldc must be at least max(1, m)", shape)
 	}
 	return d.do(func() error {
-		d.blas.Sgemm(tA, tB, m, n, k, alpha, view(a, lda, colsA), lda, view(b, ldb, colsB), ldb, beta, view(c, ldc, n), ldc)
-		if err := d.blas.Err(); err != nil {
-			// cu/blas keeps the error and skips every later call: start afresh.
-			if cerr := d.blas.Close(); cerr != nil {
-				err = errors.Join(err, cerr)
-			}
-			return errors.Join(fmt.Errorf("cuda: %s: %w", shape, err), d.newBLAS())
+		st := C.blas_sgemm(d.blas, cBool(transA), cBool(transB), C.int(m), C.int(n), C.int(k), C.float(alpha),
+			C.ulonglong(a), C.int(lda), C.ulonglong(b), C.int(ldb), C.float(beta), C.ulonglong(c), C.int(ldc))
+		if err := blasError("cublasSgemm", st); err != nil {
+			return fmt.Errorf("cuda: %s: %w", shape, err)
 		}
 		return nil
 	})
 }
 
-// view is the []float32 of a column-major matrix in device memory that
-// cu/blas takes; only its address reaches cuBLAS.
-func view(p gpu.DevicePtr, ld, cols int) []float32 {
-	return unsafe.Slice((*float32)(*(*unsafe.Pointer)(unsafe.Pointer(&p))), max(1, ld*cols))
+func cBool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Synchronize waits for all queued work and reports its first error.
 func (d *Driver) Synchronize() error {
 	if err := d.do(cu.Synchronize); err != nil {
-		return fmt.Errorf("cuda: Synchronize: %w", err)
+		return fmt.Errorf("cuda: Synchronize: %w", fault(err))
 	}
 	return nil
 }
 
 // Close releases the cuBLAS handle, the kernels and the context.
 func (d *Driver) Close() error {
-	err := d.do(func() error {
-		errs := []error{d.blas.Close()}
-		for _, m := range d.modules {
-			errs = append(errs, m.Unload())
-		}
-		errs = append(errs, d.ctx.Destroy())
-		return errors.Join(errs...)
-	})
+	err := d.do(d.release)
 	if !d.closed {
 		close(d.work)
 		d.closed = true
@@ -380,4 +373,35 @@ func (d *Driver) Close() error {
 		return fmt.Errorf("cuda: Close: %w", err)
 	}
 	return nil
+}
+
+// release destroys what open made, as far as it got: the cuBLAS handle, the
+// modules, the context.
+func (d *Driver) release() error {
+	var errs []error
+	if d.blas != nil {
+		errs = append(errs, blasError("cublasDestroy", C.blas_destroy(d.blas)))
+		d.blas = nil
+	}
+	for _, m := range d.modules {
+		errs = append(errs, m.Unload())
+	}
+	d.modules = nil
+	if d.ctx != (cu.CUContext{}) {
+		errs = append(errs, d.ctx.Destroy()) // Destroy zeroes it
+	}
+	return errors.Join(errs...)
+}
+
+// fault adds, to an error that a kernel's fault left on the context (which
+// surfaces at the next copy or synchronisation, without the kernel's name),
+// what it means and how to find the kernel.
+func fault(err error) error {
+	for _, r := range []error{cu.IllegalAddress, cu.LaunchFailed, cu.IllegalInstruction, cu.MisalignedAddress, cu.HardwareStackError, cu.Assert} {
+		if errors.Is(err, r) {
+			return fmt.Errorf("%w: a kernel failed earlier; the CUDA context is unusable and the run must stop "+
+				"(rerun with -cuda-debug, which checks every launch, to name the kernel)", err)
+		}
+	}
+	return err
 }
