@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -47,8 +48,12 @@ func (d *deviceFlags) open() (backend.Backend, error) {
 	case "cuda":
 		return openCUDA(d)
 	case "":
-		if b, err := openCUDA(d); err == nil {
+		b, err := openCUDA(d)
+		if err == nil {
 			return b, nil
+		}
+		if cudaBuilt { // a GPU was there to try (cudaprobe ends a CUDA build without one): say why it failed
+			fmt.Fprintf(os.Stderr, "trainer: the GPU could not be used, training on the CPU: %v\n", err)
 		}
 		return cpu.New(d.threads), nil
 	}

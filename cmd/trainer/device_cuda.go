@@ -10,6 +10,9 @@ import (
 	"github.com/vaegan-go/vaegan/gpu/cuda"
 )
 
+// cudaBuilt says whether this binary has a CUDA backend to try.
+const cudaBuilt = true
+
 // openCUDA opens the chosen GPU (GPU 0 when none was) through the CUDA driver.
 func openCUDA(d *deviceFlags) (backend.Backend, error) {
 	drv, err := cuda.New(cuda.Options{Debug: d.debug, TF32: d.tf32, Device: max(d.ordinal, 0)})

@@ -8,6 +8,9 @@ import (
 	"github.com/vaegan-go/vaegan/backend"
 )
 
+// cudaBuilt says whether this binary has a CUDA backend to try.
+const cudaBuilt = false
+
 // openCUDA reports that this binary has no CUDA support.
 func openCUDA(*deviceFlags) (backend.Backend, error) {
 	return nil, errors.New("-device cuda: this binary was built without CUDA support; " +

@@ -230,3 +230,36 @@ func TestInterpolateBetween(t *testing.T) {
 		}
 	}
 }
+
+// A run resumed on another device (here: a checkpoint whose metadata says it
+// was written on a GPU with TF32) says that it will not continue bit for bit.
+func TestResumeOnAnotherDeviceSaysSo(t *testing.T) {
+	out := t.TempDir()
+	if err := run([]string{"-batch", "8", "-steps", "1", "-eval-every", "-1", "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(out, ckptFile)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := binary.LittleEndian.Uint64(raw)
+	header := string(raw[8 : 8+n])
+	edited := strings.Replace(strings.Replace(header, `"device":"cpu`, `"device":"NVIDIA H200 (cuda`, 1), `"device.tf32":"false"`, `"device.tf32":"true"`, 1)
+	if edited == header || !strings.Contains(edited, "NVIDIA H200") || !strings.Contains(edited, `"device.tf32":"true"`) {
+		t.Fatalf("no device and TF32 metadata to change in:\n%.400s", header)
+	}
+	os.WriteFile(path, append(append(binary.LittleEndian.AppendUint64(nil, uint64(len(edited))), edited...), raw[8+n:]...), 0o644)
+	stderr, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runTraining(t.Context(), resumeFlags(t, "-resume", "-steps", "2", "-eval-every", "-1", "-out", out), stderr, comm.Single{}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := os.ReadFile(stderr.Name())
+	if !strings.Contains(string(msgs), "the run was on NVIDIA H200 (cuda") || !strings.Contains(string(msgs), "with TF32 and continues on cpu") ||
+		!strings.Contains(string(msgs), "not bit for bit") {
+		t.Errorf("resuming a GPU run on the CPU does not say so:\n%s", msgs)
+	}
+}

@@ -48,6 +48,8 @@ const (
 	metaFingerprint = "data.fingerprint"  // data.Fingerprint of the dataset
 	metaBest        = "eval.best_frechet" // the lowest Fréchet distance of the run so far
 	metaRanks       = "dist.ranks"        // the number of ranks that wrote the checkpoint
+	metaDevice      = "device"            // the backend's name (the GPU's, on CUDA)
+	metaTF32        = "device.tf32"       // whether -tf32 was on
 )
 
 // trainFlags are the flags of "trainer train".
@@ -276,6 +278,9 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File, c comm.Com
 		if start.Batch, err = model.MetaInt(ckpt, metaBatch); err != nil {
 			return err
 		}
+		if was, now := ckpt.Meta[metaDevice]+tf32Note(ckpt.Meta[metaTF32] == "true"), b.Name()+tf32Note(f.dev.tf32); ckpt.Meta[metaDevice] != "" && was != now && lead {
+			fmt.Fprintf(stderr, "-resume: the run was on %s and continues on %s: training goes on, but not bit for bit as it would have there (other kernels, summation orders or TF32)\n", was, now)
+		}
 		if n, err := model.MetaInt(ckpt, metaRanks); err == nil && n != c.Size() && lead {
 			fmt.Fprintf(stderr, "-resume: the run was written by %d rank(s) and continues on %d: the same global batch of %d, data order and noise, with BatchNorm statistics over %d images per rank\n",
 				n, c.Size(), cfg.Batch, cfg.Batch/c.Size())
@@ -489,7 +494,7 @@ func (r *session) save() error { return r.saveTo(filepath.Join(r.f.out, ckptFile
 func (r *session) saveTo(path string) error {
 	pos := r.loader.Pos()
 	meta := map[string]string{metaEpoch: strconv.Itoa(pos.Epoch), metaBatch: strconv.Itoa(pos.Batch), metaData: r.dataArg,
-		metaFingerprint: r.fingerprint, metaRanks: strconv.Itoa(r.comm.Size())}
+		metaFingerprint: r.fingerprint, metaRanks: strconv.Itoa(r.comm.Size()), metaDevice: r.device, metaTF32: strconv.FormatBool(r.f.dev.tf32)}
 	if !math.IsInf(r.best, 1) {
 		meta[metaBest] = strconv.FormatFloat(r.best, 'g', -1, 64)
 	}
@@ -770,4 +775,12 @@ func anyRank(c comm.Comm, v bool) (bool, error) {
 	}
 	err := c.AllReduce(flag)
 	return flag[0] > 0, err
+}
+
+// tf32Note describes -tf32 after a device name.
+func tf32Note(on bool) string {
+	if on {
+		return " with TF32"
+	}
+	return ""
 }
