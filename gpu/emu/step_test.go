@@ -13,6 +13,7 @@ import (
 	"github.com/vaegan-go/vaegan/gpu"
 	"github.com/vaegan-go/vaegan/gpu/emu"
 	"github.com/vaegan-go/vaegan/model"
+	"github.com/vaegan-go/vaegan/model/steptest"
 )
 
 // One whole training step of every model on the CUDA backend (over the
@@ -77,4 +78,10 @@ func TestNewTrainerOutOfDeviceMemory(t *testing.T) {
 	if !errors.Is(err, gpu.ErrOutOfMemory) || !strings.Contains(err.Error(), "smaller -batch") {
 		t.Fatalf("NewTrainer on a 64 MiB device: %v, want an out-of-memory error suggesting a smaller -batch", err)
 	}
+}
+
+// TestStepsMatchPyTorch runs the model-step suite (PyTorch's steps) on the
+// CUDA backend over the emulated driver.
+func TestStepsMatchPyTorch(t *testing.T) {
+	steptest.Run(t, gpu.New(emu.New(2)))
 }

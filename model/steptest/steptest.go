@@ -1,0 +1,145 @@
+// Package steptest is the model-step suite every backend runs, as
+// backendtest is the ops suite: one whole training step of each model
+// against PyTorch's (the fixtures of reference/torch/make_fixtures.py),
+// comparing the losses, every parameter gradient and every running
+// statistic. Run it from a backend's tests:
+//
+//	func TestSteps(t *testing.T) { steptest.Run(t, myBackend) }
+package steptest
+
+import (
+	"math"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vaegan-go/vaegan/backend"
+	"github.com/vaegan-go/vaegan/checkpoint"
+	"github.com/vaegan-go/vaegan/model"
+)
+
+// The fixtures' set-up: weights by InitRule{7, 0.05, biases}, γ = 0.75,
+// β = 1, batch 8, the rule off, Adam; eps and z_p from the noise stream
+// seeded as each fixture's metadata says.
+const (
+	Gamma      = 0.75
+	WeightSeed = 7
+	Batch      = 8
+	// Tol is the relative error allowed in every loss and gradient.
+	Tol = 1e-4
+)
+
+// Dir is the folder of the PyTorch fixtures.
+func Dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "reference", "torch", "fixtures")
+}
+
+// Trainer builds a trainer on b set up exactly as the fixture of modelName,
+// and returns it with the fixture and its batch.
+func Trainer(t testing.TB, b backend.Backend, modelName string) (*model.Trainer, *checkpoint.File, []float32) {
+	t.Helper()
+	f, err := checkpoint.Read(filepath.Join(Dir(), "mnist_"+modelName+"_step.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := model.NewTrainer(b, model.Config{Arch: "mnist", Model: modelName, Batch: Batch, Gamma: Gamma,
+		Beta: 1, NoEquilibrium: true, Optim: model.OptimConfig{Kind: "adam"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Init(model.InitRule{Seed: WeightSeed, Std: 0.05, Biases: true})
+	if tr.NoiseSeed, err = strconv.ParseUint(f.Meta["noise_seed"], 10, 64); err != nil {
+		t.Fatalf("%s: noise_seed: %v", f.Path, err)
+	}
+	x, err := f.Float32("x", Batch, 1, 28, 28)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, f, x
+}
+
+// RelErr is ‖got − want‖₂ / ‖want‖₂ (the absolute error when want is 0).
+func RelErr(got, want []float32) float64 {
+	var d, n float64
+	for i := range want {
+		e := float64(got[i]) - float64(want[i])
+		d += e * e
+		n += float64(want[i]) * float64(want[i])
+	}
+	if n == 0 {
+		return math.Sqrt(d)
+	}
+	return math.Sqrt(d / n)
+}
+
+// Run checks one step of every model on b against PyTorch.
+func Run(t *testing.T, b backend.Backend) {
+	for _, m := range model.ModelNames() {
+		t.Run(m, func(t *testing.T) { Check(t, b, m) })
+	}
+}
+
+// Check runs one step of modelName on b and compares its losses, every
+// parameter gradient and every running statistic with PyTorch's.
+func Check(t *testing.T, b backend.Backend, modelName string) {
+	tr, f, x := Trainer(t, b, modelName)
+	r, err := tr.Step(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type loss struct {
+		name string
+		got  float64
+	}
+	enc := []loss{{"loss.kl", r.KL}, {"loss.like", r.Like}}
+	dis := []loss{{"loss.dis", r.Dis}, {"loss.adv", r.Adv}, {"loss.dis_real", r.DisReal}, {"loss.dis_fake", r.DisFake}}
+	losses := map[string][]loss{model.VAE: enc, model.GAN: dis}[modelName]
+	if losses == nil {
+		losses = append(enc, dis...)
+	}
+	for _, l := range losses {
+		want, err := f.Float32(l.name, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := math.Abs(l.got-float64(want[0])) / math.Abs(float64(want[0])); e > Tol {
+			t.Errorf("%s = %.7g, PyTorch %.7g (relative error %.2g)", l.name, l.got, want[0], e)
+		}
+	}
+	compare := func(name string, got backend.Tensor, fixtureName string) {
+		want, err := f.Float32(fixtureName, got.Shape...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		host := make([]float32, got.Len())
+		b.Download(host, got)
+		if e := RelErr(host, want); e > Tol || math.IsNaN(e) {
+			t.Errorf("%s: relative error %.2g against PyTorch", name, e)
+		}
+	}
+	n := 0
+	for _, ps := range []*model.ParamSet{&tr.Nets.Enc, &tr.Nets.Dec, &tr.Nets.Dis} {
+		if ps.Size() == 0 {
+			continue // the model lacks this network
+		}
+		for _, p := range ps.Params {
+			compare("gradient of "+p.Name, p.G, "grad."+p.Name)
+			n++
+		}
+		for _, s := range ps.Stats {
+			compare(s.Name, s.T, s.Name)
+		}
+	}
+	grads := 0
+	for _, name := range f.Names() {
+		if strings.HasPrefix(name, "grad.") {
+			grads++
+		}
+	}
+	if n != grads {
+		t.Errorf("compared %d gradients, the fixture holds %d", n, grads)
+	}
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# GPU checks for a machine with an NVIDIA GPU, the CUDA toolkit and Go (no GPU
+# has run this code yet: run this on the first one, commit its results file).
+# In one go, under about 8 minutes on a current GPU:
+#   1. the real driver's tests, the backend conformance suite and the
+#      model-step suite (one step of every model against PyTorch) on the GPU;
+#   2. the conformance suite under compute-sanitizer memcheck and racecheck,
+#      where compute-sanitizer is installed;
+#   3. 200 training steps with -device cuda against the same 200 on the CPU
+#      (the losses' largest relative difference per column);
+#   4. the benchmark: CPU, GPU and, where torch has CUDA, PyTorch on the GPU.
+# Everything goes to one results file (default bench/results/gpu-check.md).
+#
+#   scripts/gpu-check.sh [results-file]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-bench/results/gpu-check.md}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failed=0
+mkdir -p "$(dirname "$out")"
+{
+	echo "# GPU check, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo
+	echo '```'
+	nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1
+	nvcc --version 2>&1 | tail -1
+	go version
+	git rev-parse HEAD
+	echo '```'
+} >"$out"
+
+section() { printf '\n## %s\n\n```\n' "$1" >>"$out"; }
+endsection() { printf '```\n' >>"$out"; }
+run() { # run a command, its output into the results file, its status counted
+	echo "\$ $*" >>"$out"
+	timeout "${LIMIT:-300}" "$@" >>"$out" 2>&1
+	local rc=$?
+	echo "(exit status $rc)" >>"$out"
+	[ $rc = 0 ] || failed=1
+}
+
+section "1. driver, conformance and model-step suites on the GPU"
+go test -tags cuda -c -o "$tmp/cuda.test" ./gpu/cuda >>"$out" 2>&1 || failed=1
+(cd gpu/cuda && LIMIT=240 run "$tmp/cuda.test" -test.count=1)
+endsection
+
+section "2. compute-sanitizer (memcheck, racecheck) on the conformance suite"
+if command -v compute-sanitizer >/dev/null; then
+	for tool in memcheck racecheck; do
+		(cd gpu/cuda && LIMIT=150 run compute-sanitizer --tool "$tool" --error-exitcode 1 "$tmp/cuda.test" -test.run '^TestBackend$' -test.count=1)
+	done
+else
+	echo "compute-sanitizer not installed: skipped" >>"$out"
+fi
+endsection
+
+section "3. 200 steps, -device cuda against -device cpu"
+go build -tags cuda -o "$tmp/trainer" ./cmd/trainer >>"$out" 2>&1 || failed=1
+for dev in cpu cuda; do
+	LIMIT=200 run "$tmp/trainer" train -device "$dev" -steps 200 -log-every 10 -eval-every -1 -sample-every 200 -out "$tmp/run-$dev"
+done
+python3 - "$tmp/run-cpu/losses.csv" "$tmp/run-cuda/losses.csv" >>"$out" 2>&1 <<'PY' || failed=1
+import csv, sys
+cpu = list(csv.DictReader(open(sys.argv[1])))
+gpu = list(csv.DictReader(open(sys.argv[2])))
+assert len(cpu) == len(gpu), "different numbers of logged steps"
+print("largest relative difference of each loss over the logged steps (cuda against cpu):")
+for col in cpu[0]:
+    if col in ("step", "epoch", "images_per_sec"):
+        continue
+    worst = max(abs(float(g[col]) - float(c[col])) / max(abs(float(c[col])), 1e-6) for c, g in zip(cpu, gpu))
+    print(f"  {col:10s} {worst:.3g}")
+ips = lambda rows: sum(float(r["images_per_sec"]) for r in rows[-5:]) / 5
+print(f"images/s over the last 50 steps: cpu {ips(cpu):.0f}, cuda {ips(gpu):.0f}")
+PY
+endsection
+
+section "4. benchmark: CPU, GPU, PyTorch"
+torchdev=cpu
+python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null && torchdev=cuda
+LIMIT=240 run go run -tags cuda ./bench -device all -arch all -torch-device "$torchdev" -out "$tmp/bench"
+cat "$tmp/bench/bench.md" >>"$out" 2>/dev/null
+endsection
+
+echo >>"$out"
+[ $failed = 0 ] && echo "All checks passed." >>"$out" || echo "**Some checks failed: see above.**" >>"$out"
+echo "results in $out"
+exit $failed
