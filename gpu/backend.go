@@ -85,18 +85,19 @@ func (b *Backend) Launched() []string {
 	return names
 }
 
-// check panics with an *Error when err is not nil.
-func check(op string, err error, call string, args ...any) {
-	if err != nil {
-		panic(&Error{Op: op, Call: fmt.Sprintf(call, args...), Err: err})
-	}
+// fail panics with an *Error naming the failed call (formatted only on
+// failure: the hot path boxes no arguments for a message it never writes).
+func fail(op string, err error, call string, args ...any) {
+	panic(&Error{Op: op, Call: fmt.Sprintf(call, args...), Err: err})
 }
 
 // alloc reserves n floats (at least one) for a tensor of the given shape.
 func (b *Backend) alloc(op string, n int, shape []int) DevicePtr {
 	bytes := 4 * max(n, 1)
 	p, err := b.d.Alloc(bytes)
-	check(op, err, "Alloc(%d bytes) for shape %v", bytes, shape)
+	if err != nil {
+		fail(op, err, "Alloc(%d bytes) for shape %v", bytes, shape)
+	}
 	return p
 }
 
@@ -119,9 +120,9 @@ func ptr(t backend.Tensor) DevicePtr {
 // launch runs kernel over grid×block threads and records its name.
 func (b *Backend) launch(op, kernel string, grid, blk Dim3, args ...any) {
 	b.launched[kernel] = true
-	err := b.d.Launch(kernel, grid, blk, 0, args...)
-	check(op, err, "%s<<<grid (%d,%d,%d), block (%d,%d,%d)>>>", kernel,
-		grid.X, grid.Y, grid.Z, blk.X, blk.Y, blk.Z)
+	if err := b.d.Launch(kernel, grid, blk, 0, args...); err != nil {
+		fail(op, err, "%s<<<grid (%d,%d,%d), block (%d,%d,%d)>>>", kernel, grid.X, grid.Y, grid.Z, blk.X, blk.Y, blk.Z)
+	}
 }
 
 // gridFor is the grid of a grid-stride kernel over n elements: one thread
@@ -161,27 +162,39 @@ func (b *Backend) New(shape ...int) backend.Tensor {
 // Free releases the device memory behind t's buffer.
 func (b *Backend) Free(t backend.Tensor) {
 	buf := t.Buf.(*Buffer)
-	check("Free", b.d.Free(buf.ptr), "Free(%d floats)", buf.n)
+	if err := b.d.Free(buf.ptr); err != nil {
+		fail("Free", err, "Free(%d floats)", buf.n)
+	}
 	buf.ptr, buf.n = 0, 0
 }
 
 // Upload copies src into t.
 func (b *Backend) Upload(t backend.Tensor, src []float32) {
-	check("Upload", b.d.CopyHtoD(ptr(t), src[:t.Len()]), "CopyHtoD(%d floats)", t.Len())
+	if err := b.d.CopyHtoD(ptr(t), src[:t.Len()]); err != nil {
+		fail("Upload", err, "CopyHtoD(%d floats)", t.Len())
+	}
 }
 
 // Download copies t into dst after the queued work.
 func (b *Backend) Download(dst []float32, t backend.Tensor) {
-	check("Download", b.d.CopyDtoH(dst[:t.Len()], ptr(t)), "CopyDtoH(%d floats)", t.Len())
+	if err := b.d.CopyDtoH(dst[:t.Len()], ptr(t)); err != nil {
+		fail("Download", err, "CopyDtoH(%d floats)", t.Len())
+	}
 }
 
 // Copy sets dst = src.
 func (b *Backend) Copy(dst, src backend.Tensor) {
-	check("Copy", b.d.CopyDtoD(ptr(dst), ptr(src), src.Len()), "CopyDtoD(%d floats)", src.Len())
+	if err := b.d.CopyDtoD(ptr(dst), ptr(src), src.Len()); err != nil {
+		fail("Copy", err, "CopyDtoD(%d floats)", src.Len())
+	}
 }
 
 // Sync waits for the queued work.
-func (b *Backend) Sync() { check("Sync", b.d.Synchronize(), "Synchronize") }
+func (b *Backend) Sync() {
+	if err := b.d.Synchronize(); err != nil {
+		fail("Sync", err, "Synchronize")
+	}
+}
 
 // Gemm computes C = alpha*op(A)*op(B) + beta*C on row-major matrices.
 func (b *Backend) Gemm(transA, transB bool, m, n, k int, alpha float32, a, bm backend.Tensor, beta float32, c backend.Tensor) {
@@ -206,5 +219,7 @@ func (b *Backend) gemm(op string, transA, transB bool, m, n, k int, alpha float3
 	// cuBLAS wants every leading dimension ≥ 1, even when k = 0.
 	lda, ldb = max(lda, 1), max(ldb, 1)
 	err := b.d.Sgemm(transB, transA, n, m, k, alpha, bm, ldb, a, lda, beta, c, n)
-	check(op, err, "Sgemm(transA=%v, transB=%v, m=%d, n=%d, k=%d) (row-major)", transA, transB, m, n, k)
+	if err != nil {
+		fail(op, err, "Sgemm(transA=%v, transB=%v, m=%d, n=%d, k=%d) (row-major)", transA, transB, m, n, k)
+	}
 }

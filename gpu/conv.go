@@ -28,7 +28,9 @@ func (b *Backend) plan(op string, g backend.ConvGeom) convPlan {
 	need := p.nb * per
 	if need > b.workLen {
 		if b.workLen > 0 {
-			check(op, b.d.Free(b.work), "Free(workspace of %d floats)", b.workLen)
+			if err := b.d.Free(b.work); err != nil {
+				fail(op, err, "Free(workspace of %d floats)", b.workLen)
+			}
 			b.work, b.workLen = 0, 0
 		}
 		b.work = b.alloc(op, need, []int{p.nb, p.crr + g.K, p.s})
