@@ -12,6 +12,7 @@ package emu
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -44,6 +45,8 @@ type Driver struct {
 	used    int
 	limit   int
 	shuffle uint64 // WithShuffle's seed; 0: blocks and threads in order
+	async   bool   // WithAsyncErrors
+	sticky  error  // a kernel's failure, reported by every later call (async)
 	closed  bool
 }
 
@@ -75,6 +78,15 @@ func WithMemoryLimit(bytes int) Option {
 // order: a kernel that depends on one gives other results or fails.
 func WithShuffle(seed uint64) Option {
 	return func(d *Driver) { d.shuffle = seed }
+}
+
+// WithAsyncErrors reports a kernel's failure during its run (a barrier not
+// every thread reaches) as a GPU does: Launch returns nil, and that error
+// comes back from the next call (copy, launch, synchronisation) and every
+// one after it, the context being unusable. Errors a launch's arguments
+// show (shapes, types, limits) still come back from Launch.
+func WithAsyncErrors() Option {
+	return func(d *Driver) { d.async = true }
 }
 
 // New returns an emulated device that runs the blocks of a grid on workers
@@ -227,7 +239,12 @@ func (d *Driver) Launch(name string, grid, block gpu.Dim3, shared int, args ...a
 	wg.Wait()
 	for w, rc := range rcs {
 		if rc != 0 {
-			return fail("%s", C.GoString((*C.char)(unsafe.Pointer(&msgs[w][0]))))
+			err := fail("%s", C.GoString((*C.char)(unsafe.Pointer(&msgs[w][0]))))
+			if d.async { // as on a GPU: the next call reports it
+				d.sticky = fmt.Errorf("an earlier kernel failed: %w", err)
+				return nil
+			}
+			return err
 		}
 	}
 	return nil
@@ -294,8 +311,8 @@ func (d *Driver) Synchronize() error {
 func (d *Driver) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.open("Close"); err != nil {
-		return err
+	if d.closed { // not open(): a failed kernel's error does not keep the memory
+		return errors.New("emu: Close on a closed driver")
 	}
 	for _, a := range d.allocs {
 		C.free(pointer(a.base))
@@ -308,6 +325,9 @@ func (d *Driver) Close() error {
 }
 
 func (d *Driver) open(op string) error {
+	if d.sticky != nil {
+		return fmt.Errorf("emu: %s: %w", op, d.sticky)
+	}
 	if d.closed {
 		return fmt.Errorf("emu: %s on a closed driver", op)
 	}

@@ -205,3 +205,47 @@ func TestBlockSumTrapsOnOtherBlockSizes(t *testing.T) {
 		t.Fatalf("bias_backward with 128 threads: %v, want it to trap; output:\n%s", err, out)
 	}
 }
+
+// TestAsyncErrorsSurfaceLater: with WithAsyncErrors a kernel that fails while
+// running (a barrier half its threads skip) returns nil from Launch, as on a
+// GPU; the next call (a launch, a copy, a synchronisation) reports it,
+// naming the kernel, and so does every later one; through the CUDA backend
+// it surfaces as the Download's error.
+func TestAsyncErrorsSurfaceLater(t *testing.T) {
+	d := newDriver(t, 1, emu.WithAsyncErrors())
+	x, err := d.Alloc(4 * 64) // freed by Close: Free fails too once a kernel has failed
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := gpu.Dim3{X: 64, Y: 1, Z: 1}
+	if err := d.Launch("emutest_bad_barrier", gpu.Dim3{X: 1, Y: 1, Z: 1}, b64, 0, x, 10); err != nil {
+		t.Fatalf("the failing launch itself reported %v; want nil, the error at the next call", err)
+	}
+	for _, call := range []func() error{
+		func() error {
+			return d.Launch("emutest_affine", gpu.Dim3{X: 1, Y: 1, Z: 1}, b64, 0, x, x, 64, float32(1), float32(0))
+		},
+		func() error { return d.CopyDtoH(make([]float32, 4), x) },
+		d.Synchronize,
+	} {
+		err := call()
+		if err == nil || !strings.Contains(err.Error(), "an earlier kernel failed") || !strings.Contains(err.Error(), "emutest_bad_barrier") {
+			t.Errorf("a call after the failed kernel: %v, want the kernel's error", err)
+		}
+	}
+
+	d2 := emu.New(1, emu.WithAsyncErrors())
+	b := gpu.New(d2)
+	y := b.New(64)
+	if err := d2.Launch("emutest_bad_barrier", gpu.Dim3{X: 1, Y: 1, Z: 1}, b64, 0, gpu.DevicePtr(0), 10); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		r := recover()
+		e, ok := r.(*gpu.Error)
+		if !ok || e.Op != "Download" || !strings.Contains(e.Error(), "emutest_bad_barrier") {
+			t.Errorf("Download after the failed kernel panicked with %v, want a *gpu.Error of Download naming the kernel", r)
+		}
+	}()
+	b.Download(make([]float32, 64), y)
+}
