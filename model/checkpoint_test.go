@@ -1,7 +1,6 @@
 package model
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -243,56 +242,3 @@ func TestU64CountersLoad(t *testing.T) {
 		t.Errorf("counters from U64: steps %d noise %d adam %d, want %d %d %d", back.Steps, back.Noise, back.opt[1].t, tr.Steps, tr.Noise, tr.opt[1].t)
 	}
 }
-
-// A step that fails (a NaN loss, or a gradient that is not finite) stops
-// before any update and leaves the whole state as it was: the checkpoint
-// written after it is byte for byte the one written before (weights,
-// optimizer moments, running statistics, the weight average, the step and
-// noise counters). γ = 1e30 is issue 9's case: finite losses whose decoder
-// gradient overflows, which used to make Adam's moments infinite silently.
-func TestFailedStepChangesNothing(t *testing.T) {
-	dir := t.TempDir()
-	for _, m := range ModelNames() {
-		for _, fault := range []string{"nan-pixel", "huge-gamma"} {
-			if fault == "huge-gamma" && m != VAEGAN && m != VAEGAN3 {
-				continue
-			}
-			tr, err := NewTrainer(cpu.New(1), Config{Arch: "mnist", Model: m, Batch: 2, Optim: OptimConfig{Kind: "adam"}, EMA: 0.9})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for s := range 2 {
-				if _, err := tr.Step(batchFor(tr.Arch, 2, s)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			before, after := filepath.Join(dir, "before.safetensors"), filepath.Join(dir, "after.safetensors")
-			if err := tr.Save(before, nil); err != nil {
-				t.Fatal(err)
-			}
-			x, want := batchFor(tr.Arch, 2, 2), []string{"step 3", "NaN"}
-			if fault == "nan-pixel" {
-				x[5] = float32(nanValue())
-			} else {
-				tr.Gamma = 1e30
-				want = []string{"step 3", "decoder's gradient is not finite", "dec."}
-			}
-			_, err = tr.Step(x)
-			for _, w := range want {
-				if err == nil || !strings.Contains(err.Error(), w) {
-					t.Errorf("%s, %s: Step returned %v, want an error mentioning %q", m, fault, err, w)
-				}
-			}
-			if err := tr.Save(after, nil); err != nil {
-				t.Fatal(err)
-			}
-			b1, _ := os.ReadFile(before)
-			b2, _ := os.ReadFile(after)
-			if !bytes.Equal(b1, b2) {
-				t.Errorf("%s, %s: the failed step changed the trainer's state (checkpoints differ)", m, fault)
-			}
-		}
-	}
-}
-
-func nanValue() float64 { var z float64; return z / z }

@@ -14,6 +14,10 @@ func TestStepMatchesPyTorch(t *testing.T) {
 	steptest.Run(t, cpu.New(2))
 }
 
+func TestFailedStepChangesNothing(t *testing.T) {
+	steptest.CheckFailedStep(t, cpu.New(1))
+}
+
 // The gradients must depend on every term of the spec's routing: with γ
 // changed the decoder's gradients (only) must move away from the fixture,
 // with β the encoder's (only).

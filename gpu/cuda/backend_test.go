@@ -34,3 +34,9 @@ func TestBackendAsync(t *testing.T) {
 func TestStepsMatchPyTorch(t *testing.T) {
 	steptest.Run(t, gpu.New(newDriver(t, cuda.Options{})))
 }
+
+// TestFailedStepChangesNothing: a stopped step on the GPU leaves the state
+// as it was.
+func TestFailedStepChangesNothing(t *testing.T) {
+	steptest.CheckFailedStep(t, gpu.New(newDriver(t, cuda.Options{})))
+}

@@ -85,3 +85,9 @@ func TestNewTrainerOutOfDeviceMemory(t *testing.T) {
 func TestStepsMatchPyTorch(t *testing.T) {
 	steptest.Run(t, gpu.New(emu.New(2)))
 }
+
+// TestFailedStepChangesNothing: a stopped step on the CUDA backend leaves the
+// state as it was (the NaN and overflow checks run on the device).
+func TestFailedStepChangesNothing(t *testing.T) {
+	steptest.CheckFailedStep(t, gpu.New(emu.New(2)))
+}

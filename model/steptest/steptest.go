@@ -2,13 +2,16 @@
 // backendtest is the ops suite: one whole training step of each model
 // against PyTorch's (the fixtures of reference/torch/make_fixtures.py),
 // comparing the losses, every parameter gradient and every running
-// statistic. Run it from a backend's tests:
+// statistic (Run), and a failed step that must leave the state untouched
+// (CheckFailedStep). Run it from a backend's tests:
 //
 //	func TestSteps(t *testing.T) { steptest.Run(t, myBackend) }
 package steptest
 
 import (
+	"bytes"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -141,5 +144,64 @@ func Check(t *testing.T, b backend.Backend, modelName string) {
 	}
 	if n != grads {
 		t.Errorf("compared %d gradients, the fixture holds %d", n, grads)
+	}
+}
+
+// CheckFailedStep checks, on b, that a step that fails (a NaN loss, or a
+// gradient that is not finite) stops before any update and leaves the whole
+// state as it was: the checkpoint written after it is byte for byte the one
+// written before (weights, optimizer moments, running statistics, the weight
+// average, the step and noise counters). γ = 1e30 is issue 9's case: finite
+// losses whose decoder gradient overflows, which used to make Adam's moments
+// infinite silently.
+func CheckFailedStep(t *testing.T, b backend.Backend) {
+	dir := t.TempDir()
+	batch := func(a *model.Arch, s int) []float32 {
+		x := make([]float32, 2*a.ImageLen())
+		for i := range x {
+			x[i] = 2*float32((i*7+s*13)%29)/28 - 1
+		}
+		return x
+	}
+	for _, m := range model.ModelNames() {
+		for _, fault := range []string{"nan-pixel", "huge-gamma"} {
+			if fault == "huge-gamma" && m != model.VAEGAN && m != model.VAEGAN3 {
+				continue
+			}
+			tr, err := model.NewTrainer(b, model.Config{Arch: "mnist", Model: m, Batch: 2, Optim: model.OptimConfig{Kind: "adam"}, EMA: 0.9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for s := range 2 {
+				if _, err := tr.Step(batch(tr.Arch, s)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, after := filepath.Join(dir, "before.safetensors"), filepath.Join(dir, "after.safetensors")
+			if err := tr.Save(before, nil); err != nil {
+				t.Fatal(err)
+			}
+			x, want := batch(tr.Arch, 2), []string{"step 3", "NaN"}
+			if fault == "nan-pixel" {
+				x[5] = float32(math.NaN())
+			} else {
+				tr.Gamma = 1e30
+				want = []string{"step 3", "decoder's gradient is not finite", "dec."}
+			}
+			_, err = tr.Step(x)
+			for _, w := range want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("%s, %s: Step returned %v, want an error mentioning %q", m, fault, err, w)
+				}
+			}
+			if err := tr.Save(after, nil); err != nil {
+				t.Fatal(err)
+			}
+			b1, _ := os.ReadFile(before)
+			b2, _ := os.ReadFile(after)
+			if !bytes.Equal(b1, b2) {
+				t.Errorf("%s, %s: the failed step changed the trainer's state (checkpoints differ)", m, fault)
+			}
+		}
 	}
 }
