@@ -122,49 +122,10 @@ func TestDistributedMatchesAccumulation(t *testing.T) {
 				want[s] = accumulatingStep(t, ref, c.ranks, batches[s])
 			}
 
-			group := comm.Local(c.ranks, time.Minute)
-			ranks := make([]*Trainer, c.ranks)
-			got := make([][]Result, c.ranks)
-			errs := make([]error, c.ranks)
-			var wg sync.WaitGroup
-			for r := range ranks {
-				if ranks[r], err = NewDistributedTrainer(cpu.New(1), cfg, group[r]); err != nil {
-					t.Fatal(err)
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					tr, shard := ranks[r], global/c.ranks*a.ImageLen()
-					if errs[r] = tr.Broadcast(); errs[r] != nil {
-						return
-					}
-					for s := range steps {
-						res, err := tr.Step(batches[s][r*shard : (r+1)*shard])
-						if err != nil {
-							errs[r] = err
-							return
-						}
-						got[r] = append(got[r], res)
-					}
-				}()
-			}
-			wg.Wait()
-			for r, err := range errs {
-				if err != nil {
-					t.Fatalf("rank %d: %v", r, err)
-				}
-			}
+			ranks, got := trainRanks(t, cfg, c.ranks, batches, nil)
 			worst := 0.0
 			for r, tr := range ranks {
-				for s := range steps {
-					g, w := got[r][s], want[s]
-					if g.UpdateDis != w.UpdateDis || g.UpdateDec != w.UpdateDec {
-						t.Errorf("rank %d step %d: updates %v/%v, want %v/%v", r, s+1, g.UpdateDis, g.UpdateDec, w.UpdateDis, w.UpdateDec)
-					}
-					for _, v := range [][2]float64{{g.KL, w.KL}, {g.Like, w.Like}, {g.Dis, w.Dis}, {g.Adv, w.Adv}, {g.DisReal, w.DisReal}, {g.DisFake, w.DisFake}} {
-						worst = math.Max(worst, checkClose(t, fmt.Sprintf("rank %d step %d loss", r, s+1), v[0], v[1]))
-					}
-				}
+				worst = math.Max(worst, compareResults(t, r, got[r], want))
 				gs, ws := tr.stateTensors(), ref.stateTensors()
 				for i := range gs {
 					gv, wv := download(tr.B, gs[i]), download(ref.B, ws[i])
@@ -179,6 +140,70 @@ func TestDistributedMatchesAccumulation(t *testing.T) {
 			t.Logf("largest relative difference: %.2g", worst)
 		})
 	}
+}
+
+// trainRanks builds n ranks of a Local group with cfg, broadcasts rank 0's
+// state, and trains each on its shard of every batch; after each step of
+// rank 0, each(step, rank 0) runs (when not nil). It returns the ranks and
+// their results.
+func trainRanks(t *testing.T, cfg Config, n int, batches [][]float32, each func(int, *Trainer)) ([]*Trainer, [][]Result) {
+	t.Helper()
+	group := comm.Local(n, time.Minute)
+	ranks := make([]*Trainer, n)
+	got := make([][]Result, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for r := range ranks {
+		var err error
+		if ranks[r], err = NewDistributedTrainer(cpu.New(1), cfg, group[r]); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr := ranks[r]
+			if errs[r] = tr.Broadcast(); errs[r] != nil {
+				return
+			}
+			for s, x := range batches {
+				shard := len(x) / n
+				res, err := tr.Step(x[r*shard : (r+1)*shard])
+				if err != nil {
+					errs[r] = err
+					return
+				}
+				got[r] = append(got[r], res)
+				if r == 0 && each != nil {
+					each(s, tr)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for r, err := range errs {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+	return ranks, got
+}
+
+// compareResults checks rank r's results of each step against want's (the
+// same updates, every loss within checkClose) and returns the largest
+// relative difference.
+func compareResults(t *testing.T, r int, got, want []Result) float64 {
+	t.Helper()
+	worst := 0.0
+	for s, w := range want {
+		g := got[s]
+		if g.UpdateDis != w.UpdateDis || g.UpdateDec != w.UpdateDec {
+			t.Errorf("rank %d step %d: updates %v/%v, want %v/%v", r, s+1, g.UpdateDis, g.UpdateDec, w.UpdateDis, w.UpdateDec)
+		}
+		for _, v := range [][2]float64{{g.KL, w.KL}, {g.Like, w.Like}, {g.Dis, w.Dis}, {g.Adv, w.Adv}, {g.DisReal, w.DisReal}, {g.DisFake, w.DisFake}} {
+			worst = math.Max(worst, checkClose(t, fmt.Sprintf("rank %d step %d loss", r, s+1), v[0], v[1]))
+		}
+	}
+	return worst
 }
 
 // checkClose reports got and want further apart than 1e-5 relative (with a
@@ -263,27 +288,9 @@ func TestRankNoiseIsTheGlobalBatchs(t *testing.T) {
 	if _, err := one.Step(x); err != nil {
 		t.Fatal(err)
 	}
-	group := comm.Local(n, time.Minute)
-	ranks := make([]*Trainer, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for r := range ranks {
-		if ranks[r], err = NewDistributedTrainer(cpu.New(1), cfg, group[r]); err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			shard := global / n * a.ImageLen()
-			_, errs[r] = ranks[r].Step(x[r*shard : (r+1)*shard])
-		}()
-	}
-	wg.Wait()
+	ranks, _ := trainRanks(t, cfg, n, [][]float32{x}, nil)
 	L := a.Latent
 	for r, tr := range ranks {
-		if errs[r] != nil {
-			t.Fatalf("rank %d: %v", r, errs[r])
-		}
 		for _, v := range []struct {
 			name      string
 			got, want []float32
@@ -357,51 +364,19 @@ func TestSyncBatchNormMatchesOneProcess(t *testing.T) {
 					}
 				}
 			}
-			group := comm.Local(c.ranks, time.Minute)
-			ranks := make([]*Trainer, c.ranks)
-			got := make([][]Result, c.ranks)
-			errs := make([]error, c.ranks)
-			var wg sync.WaitGroup
-			for r := range ranks {
-				if ranks[r], err = NewDistributedTrainer(cpu.New(1), cfg, group[r]); err != nil {
-					t.Fatal(err)
+			ranks, got := trainRanks(t, cfg, c.ranks, batches, func(step int, tr *Trainer) {
+				if step > 0 {
+					return
 				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					shard := global / c.ranks * a.ImageLen()
-					for s := range steps {
-						res, err := ranks[r].Step(batches[s][r*shard : (r+1)*shard])
-						if err != nil {
-							errs[r] = err
-							return
-						}
-						got[r] = append(got[r], res)
-						if s == 0 && r == 0 {
-							for i, ps := range ranks[r].nets() {
-								if ps != nil {
-									checkNormClose(t, fmt.Sprintf("step 1: network %d's gradient", i), download(ranks[r].B, ps.G), grad1[i])
-								}
-							}
-						}
+				for i, ps := range tr.nets() {
+					if ps != nil {
+						checkNormClose(t, fmt.Sprintf("step 1: network %d's gradient", i), download(tr.B, ps.G), grad1[i])
 					}
-				}()
-			}
-			wg.Wait()
+				}
+			})
 			worst := 0.0
 			for r, tr := range ranks {
-				if errs[r] != nil {
-					t.Fatalf("rank %d: %v", r, errs[r])
-				}
-				for s := range steps {
-					g, w := got[r][s], want[s]
-					if g.UpdateDis != w.UpdateDis || g.UpdateDec != w.UpdateDec {
-						t.Errorf("rank %d step %d: updates %v/%v, want %v/%v", r, s+1, g.UpdateDis, g.UpdateDec, w.UpdateDis, w.UpdateDec)
-					}
-					for _, v := range [][2]float64{{g.KL, w.KL}, {g.Like, w.Like}, {g.Dis, w.Dis}, {g.Adv, w.Adv}, {g.DisReal, w.DisReal}, {g.DisFake, w.DisFake}} {
-						worst = math.Max(worst, checkClose(t, fmt.Sprintf("rank %d step %d loss", r, s+1), v[0], v[1]))
-					}
-				}
+				worst = math.Max(worst, compareResults(t, r, got[r], want))
 				worstW := 0.0
 				for i, ps := range tr.nets() {
 					if ps == nil {

@@ -1,12 +1,15 @@
-package model
+package model_test
 
 import (
 	"math"
 	"strconv"
 	"testing"
 
+	"github.com/vaegan-go/vaegan/backend"
 	"github.com/vaegan-go/vaegan/backend/cpu"
 	"github.com/vaegan-go/vaegan/checkpoint"
+	"github.com/vaegan-go/vaegan/model"
+	"github.com/vaegan-go/vaegan/model/steptest"
 )
 
 // The trajectory fixture (reference/torch/make_trajectory.py) is 300
@@ -65,14 +68,14 @@ const (
 // trajLosses names the losses a trajectory fixture records per step.
 var trajLosses = []struct {
 	name string
-	get  func(Result) float64
+	get  func(model.Result) float64
 }{
-	{"kl", func(r Result) float64 { return r.KL }},
-	{"like", func(r Result) float64 { return r.Like }},
-	{"dis", func(r Result) float64 { return r.Dis }},
-	{"adv", func(r Result) float64 { return r.Adv }},
-	{"dis_real", func(r Result) float64 { return r.DisReal }},
-	{"dis_fake", func(r Result) float64 { return r.DisFake }},
+	{"kl", func(r model.Result) float64 { return r.KL }},
+	{"like", func(r model.Result) float64 { return r.Like }},
+	{"dis", func(r model.Result) float64 { return r.Dis }},
+	{"adv", func(r model.Result) float64 { return r.Adv }},
+	{"dis_real", func(r model.Result) float64 { return r.DisReal }},
+	{"dis_fake", func(r model.Result) float64 { return r.DisFake }},
 }
 
 // trajFixture is a trajectory fixture's settings and per-step records.
@@ -89,7 +92,7 @@ type trajFixture struct {
 
 func readTrajectory(t *testing.T, modelName string) *trajFixture {
 	t.Helper()
-	f, err := checkpoint.Read(fixtureDir + "mnist_" + modelName + "_trajectory.safetensors")
+	f, err := checkpoint.Read(steptest.Dir() + "/mnist_" + modelName + "_trajectory.safetensors")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,13 +138,13 @@ func TestTrajectoryMatchesPyTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("300 training steps (15–30 s): skipped under -short")
 	}
-	fx := readTrajectory(t, VAEGAN)
-	tr, err := NewTrainer(cpu.New(2), Config{Arch: "mnist", Model: VAEGAN, Batch: fx.batch,
-		Gamma: fx.gamma, Beta: fx.beta, Optim: OptimConfig{Kind: "adam"}})
+	fx := readTrajectory(t, model.VAEGAN)
+	tr, err := model.NewTrainer(cpu.New(2), model.Config{Arch: "mnist", Model: model.VAEGAN, Batch: fx.batch,
+		Gamma: fx.gamma, Beta: fx.beta, Optim: model.OptimConfig{Kind: "adam"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.Init(InitRule{Seed: fx.weightSeed, Std: 0.05, Biases: true})
+	tr.Init(model.InitRule{Seed: fx.weightSeed, Std: 0.05, Biases: true})
 	tr.NoiseSeed = fx.noiseSeed
 
 	img := tr.Arch.ImageLen()
@@ -195,24 +198,24 @@ func TestTrajectoryMatchesPyTorch(t *testing.T) {
 
 	// The final parameters (per-tensor norms, and norms of their change
 	// from the initial values) and running statistics.
-	start, err := NewTrainer(cpu.New(1), Config{Arch: "mnist", Model: VAEGAN, Batch: 2, Optim: OptimConfig{Kind: "adam"}})
+	start, err := model.NewTrainer(cpu.New(1), model.Config{Arch: "mnist", Model: model.VAEGAN, Batch: 2, Optim: model.OptimConfig{Kind: "adam"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	start.Init(InitRule{Seed: fx.weightSeed, Std: 0.05, Biases: true})
+	start.Init(model.InitRule{Seed: fx.weightSeed, Std: 0.05, Biases: true})
 	worstFinal := map[string]float64{}
 	check := func(kind, name string, got, want []float32, tol float64) {
-		e := relErr(got, want)
+		e := steptest.RelErr(got, want)
 		worstFinal[kind] = math.Max(worstFinal[kind], e)
 		if e > tol || math.IsNaN(e) {
 			t.Errorf("%s of %s: relative error %.2g against PyTorch", kind, name, e)
 		}
 	}
-	for i, ps := range tr.nets() {
-		w, w0 := download(tr.B, ps.W), download(start.B, start.nets()[i].W)
+	for i, ps := range netsOf(tr) {
+		w, w0 := download(tr.B, ps.W), download(start.B, netsOf(start)[i].W)
 		off := 0
 		for _, p := range ps.Params {
-			n := shapeLen(p.Shape)
+			n := p.W.Len()
 			var norm, delta float64
 			for j := off; j < off+n; j++ {
 				norm += float64(w[j]) * float64(w[j])
@@ -240,4 +243,15 @@ func TestTrajectoryMatchesPyTorch(t *testing.T) {
 	}
 	t.Logf("final state: largest relative error of a parameter norm %.2g, of a change's norm %.2g, of running statistics %.2g",
 		worstFinal["norm"], worstFinal["change"], worstFinal["running statistic"])
+}
+
+// netsOf is the trainer's networks (encoder, decoder, discriminator).
+func netsOf(tr *model.Trainer) []*model.ParamSet {
+	return []*model.ParamSet{&tr.Nets.Enc, &tr.Nets.Dec, &tr.Nets.Dis}
+}
+
+func download(b backend.Backend, t backend.Tensor) []float32 {
+	h := make([]float32, t.Len())
+	b.Download(h, t)
+	return h
 }
