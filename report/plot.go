@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"image/color"
 	"io"
@@ -88,13 +89,16 @@ func PlotLosses(csvPath, qualityPath, pngPath string) error {
 	if qualityPath != "" {
 		if _, err := os.Stat(qualityPath); err == nil {
 			qn, qs, err := readLossCSV(qualityPath)
-			if err != nil {
+			switch {
+			case errors.Is(err, errNoRows): // no evaluation yet: no quality panels
+			case err != nil:
 				return err
-			}
-			names, series = append(names, qn...), append(series, qs...)
-			fromQuality = append(fromQuality, make([]bool, len(qn))...)
-			for i := len(fromQuality) - len(qn); i < len(fromQuality); i++ {
-				fromQuality[i] = true
+			default:
+				names, series = append(names, qn...), append(series, qs...)
+				fromQuality = append(fromQuality, make([]bool, len(qn))...)
+				for i := len(fromQuality) - len(qn); i < len(fromQuality); i++ {
+					fromQuality[i] = true
+				}
 			}
 		}
 	}
@@ -256,6 +260,9 @@ func PlotLog(csvPath, pngPath, title, yLabel string) error {
 	})
 }
 
+// errNoRows is readLossCSV's error for a log with a header and no rows.
+var errNoRows = errors.New("has no rows")
+
 // readLossCSV reads a loss log and returns the loss names and, for each, its
 // finite (step, value) points.
 func readLossCSV(path string) ([]string, []plotter.XYs, error) {
@@ -302,7 +309,7 @@ func readLossCSV(path string) ([]string, []plotter.XYs, error) {
 		rows++
 	}
 	if rows == 0 {
-		return nil, nil, fmt.Errorf("report: plotting losses: %s has no rows", path)
+		return nil, nil, fmt.Errorf("report: plotting losses: %s %w", path, errNoRows)
 	}
 	return names, series, nil
 }

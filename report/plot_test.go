@@ -82,19 +82,22 @@ func TestPlotLossesPanels(t *testing.T) {
 	}
 	l.Close()
 	pngPath := filepath.Join(dir, "losses.png")
-	if err := PlotLosses(csvPath, filepath.Join(dir, "no-quality.csv"), pngPath); err != nil {
-		t.Fatal(err)
-	}
-	if got := decodePNG(t, pngPath).Bounds(); got != image.Rect(0, 0, 768, 3*288) {
-		t.Errorf("plot bounds %v, want three panels (0,0)-(768,864)", got)
-	}
-
-	// With a quality log: two more panels, the Fréchet distance and the shares.
 	qPath := filepath.Join(dir, "quality.csv")
+	// No quality log, or one with no evaluation yet (its header only): three panels.
 	q, err := OpenLossLog(qPath, []string{"frechet", "kid", "precision", "recall", "classes", "sharpness", "agreement", "ssim"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, quality := range []string{filepath.Join(dir, "no-quality.csv"), qPath} {
+		if err := PlotLosses(csvPath, quality, pngPath); err != nil {
+			t.Fatal(err)
+		}
+		if got := decodePNG(t, pngPath).Bounds(); got != image.Rect(0, 0, 768, 3*288) {
+			t.Errorf("quality log %s: plot bounds %v, want three panels (0,0)-(768,864)", quality, got)
+		}
+	}
+
+	// With evaluations logged: two more panels, the Fréchet distance and the shares.
 	for step := 15; step <= 60; step += 15 {
 		if err := q.Log(step, 0, []float64{100 / float64(step), 0.3, 0.5, 0.6, 10, 0.9, 0.95, 0.7}, 300); err != nil {
 			t.Fatal(err)
