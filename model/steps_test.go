@@ -53,3 +53,9 @@ func TestStepFixtureDetectsWeightChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestCelebAStepMatchesPyTorch: one celeba64 vaegan step (a BatchNorm before
+// Dis_l) against PyTorch on the CPU backend.
+func TestCelebAStepMatchesPyTorch(t *testing.T) {
+	steptest.CheckCelebADigest(t, cpu.New(2), 0)
+}

@@ -40,3 +40,9 @@ func TestStepsMatchPyTorch(t *testing.T) {
 func TestFailedStepChangesNothing(t *testing.T) {
 	steptest.CheckFailedStep(t, gpu.New(newDriver(t, cuda.Options{})))
 }
+
+// TestCelebAStepMatchesPyTorch: one celeba64 vaegan step (a BatchNorm before
+// Dis_l) against PyTorch on the GPU.
+func TestCelebAStepMatchesPyTorch(t *testing.T) {
+	steptest.CheckCelebADigest(t, gpu.New(newDriver(t, cuda.Options{})), 1e-3) // as on the emulated driver (gpu/emu's celebAFloor)
+}

@@ -202,12 +202,12 @@ def mnist_images(n):
     return np.frombuffer(raw[16:16 + n * 784], dtype=np.uint8).reshape(n, 28, 28)
 
 
-def init_params(nets_by_name):
+def init_params(nets_by_name, arch="mnist"):
     """Set every parameter: tensor j (global over enc, dec, dis in order, counting
     the tensors of a net the model lacks too, as model.Trainer.Init does), element
     i = base + 0.05·NormalAt(WEIGHT_SEED, (j << 40) | i) in float32, base 1 for
     BatchNorm weights, else 0. Running stats stay 0 / 1."""
-    full = nets.build("mnist", "vaegan")
+    full = nets.build(arch, "vaegan")
     j = 0
     for name in ("enc", "dec", "dis"):
         net = nets_by_name.get(name)
@@ -275,6 +275,58 @@ def step(model):
                               gamma=GAMMA, beta=BETA, weight_seed=WEIGHT_SEED, noise_seed=noise_seed))
 
 
+DIGEST_SAMPLES = 16  # sampled elements per gradient in a digest fixture
+CELEBA_BATCH = 4
+
+
+def digest(g):
+    """A gradient's digest: [L2 norm, sum, then DIGEST_SAMPLES elements at the
+    flat indices round(k·(n−1)/(DIGEST_SAMPLES−1))], float64 as float32."""
+    flat = g.detach().reshape(-1)
+    n = flat.numel()
+    idx = [round(k * (n - 1) / (DIGEST_SAMPLES - 1)) for k in range(DIGEST_SAMPLES)]
+    return f32(torch.cat([flat.norm().reshape(1), flat.sum().reshape(1), flat[idx]]))
+
+
+def celeba_step():
+    """One vaegan step of the celeba64 nets (a BatchNorm before Dis_l, unlike
+    mnist's) on CELEBA_BATCH Philox images in [-1, 1]: the losses, every
+    running statistic, and each parameter gradient as a digest (its full
+    gradients would take hundreds of MB). The same step in float32 gives
+    each gradient's float32 error ("f32err.<param>": ‖g32 − g64‖ / ‖g64‖),
+    what float32 arithmetic alone costs on these nets."""
+    B, L = CELEBA_BATCH, 128
+    x = np.tanh(philox.normal(NOISE_SEED + 7, 0, (B, 3, 64, 64))).astype(np.float32)
+    eps = philox.normal(NOISE_SEED, 0, (B, L))
+    z_p = philox.normal(NOISE_SEED, B * L, (B, L))
+    runs = {}
+    for dtype in (torch.float64, torch.float32):
+        n = nets.build("celeba64", "vaegan")
+        init_params(n, "celeba64")
+        for name in ("enc", "dec", "dis"):
+            n[name].to(dtype).train()
+        dev = {k: torch.from_numpy(v).to(dtype) for k, v in dict(x=x, eps=eps, z_p=z_p).items()}
+        runs[dtype] = (n, nets.vaegan_step(n["enc"], n["dec"], n["dis"], dev["x"], dev["eps"], dev["z_p"], gamma=GAMMA, beta=BETA))
+    n, r = runs[D]
+    r32 = runs[torch.float32][1]
+    t = OrderedDict(x=x)
+    for k, v in r.items():
+        if k.startswith("loss."):
+            t[k] = f32(v.reshape(1))
+        elif k.startswith("grad."):
+            name = k[len("grad."):]
+            t["digest." + name] = digest(v)
+            err = (r32[k].double() - v).norm() / v.norm()
+            t["f32err." + name] = f32(err.reshape(1))
+    for net in ("enc", "dec", "dis"):
+        for k, v in n[net].state_dict().items():
+            if "running" in k:
+                t[f"{net}.{k}"] = f32(v)
+    safetensors_io.write(os.path.join(OUT, "celeba64_vaegan_step_digest.safetensors"), t,
+                         meta(fixture="vaegan_step_digest", arch="celeba64", model="vaegan", batch=B, gamma=GAMMA, beta=BETA,
+                              weight_seed=WEIGHT_SEED, noise_seed=NOISE_SEED, digest_samples=DIGEST_SAMPLES))
+
+
 def main():
     philox.self_check()
     torch.use_deterministic_algorithms(True)
@@ -283,6 +335,7 @@ def main():
     layers()
     for model in ("vaegan", "vaegan3", "vae", "gan"):
         step(model)
+    celeba_step()
     for f in sorted(os.listdir(OUT)):
         print(f, os.path.getsize(os.path.join(OUT, f)), "bytes")
 
