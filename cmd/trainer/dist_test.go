@@ -32,11 +32,7 @@ func trainLocal(t *testing.T, n int, args ...string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stderr, err := os.CreateTemp(t.TempDir(), "stderr")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer stderr.Close()
+		stderr := tempStderr(t)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -123,11 +119,7 @@ func TestLocalRanksWriteOnlyOnRankZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
+	stderr := tempStderr(t)
 	if err := runTraining(t.Context(), fl, stderr, comm.Single{}); err != nil {
 		t.Fatal(err)
 	}
@@ -262,4 +254,16 @@ func rankPID(t *testing.T, bin, rank string) int {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// tempStderr is a file to pass runTraining as its standard error, closed
+// when the test ends.
+func tempStderr(t *testing.T) *os.File {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }

@@ -101,10 +101,7 @@ func TestResumeFlagsAndData(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(out)
-	stderr, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
+	stderr := tempStderr(t)
 	f := resumeFlags(t, "-resume", "-arch", "celeba64", "-model", "gan", "-batch", "16", "-seed", "1", "-steps", "3", "-eval-every", "-1", "-out", out)
 	if err := runTraining(t.Context(), f, stderr, comm.Single{}); err != nil {
 		t.Fatalf("resuming from another working directory: %v", err)
@@ -123,7 +120,7 @@ func TestResumeFlagsAndData(t *testing.T) {
 	if err := os.Rename(dir, moved); err != nil {
 		t.Fatal(err)
 	}
-	err = run([]string{"-resume", "-steps", "4", "-eval-every", "-1", "-out", out})
+	err := run([]string{"-resume", "-steps", "4", "-eval-every", "-1", "-out", out})
 	if err == nil || !strings.Contains(err.Error(), "-data") {
 		t.Errorf("resuming after the dataset moved: %v, want an error suggesting -data", err)
 	}
@@ -250,10 +247,7 @@ func TestResumeOnAnotherDeviceSaysSo(t *testing.T) {
 		t.Fatalf("no device and TF32 metadata to change in:\n%.400s", header)
 	}
 	os.WriteFile(path, append(append(binary.LittleEndian.AppendUint64(nil, uint64(len(edited))), edited...), raw[8+n:]...), 0o644)
-	stderr, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
+	stderr := tempStderr(t)
 	if err := runTraining(t.Context(), resumeFlags(t, "-resume", "-steps", "2", "-eval-every", "-1", "-out", out), stderr, comm.Single{}); err != nil {
 		t.Fatal(err)
 	}

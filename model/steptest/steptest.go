@@ -44,11 +44,19 @@ func Dir() string {
 // and returns it with the fixture and its batch.
 func Trainer(t testing.TB, b backend.Backend, modelName string) (*model.Trainer, *checkpoint.File, []float32) {
 	t.Helper()
-	f, err := checkpoint.Read(filepath.Join(Dir(), "mnist_"+modelName+"_step.safetensors"))
+	return fixtureTrainer(t, b, "mnist_"+modelName+"_step.safetensors", "mnist", modelName, Batch)
+}
+
+// fixtureTrainer reads the fixture file and builds a trainer of arch and
+// modelName on b with the fixtures' set-up and the file's noise seed, and
+// returns it with the file and its batch of batch images.
+func fixtureTrainer(t testing.TB, b backend.Backend, file, arch, modelName string, batch int) (*model.Trainer, *checkpoint.File, []float32) {
+	t.Helper()
+	f, err := checkpoint.Read(filepath.Join(Dir(), file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := model.NewTrainer(b, model.Config{Arch: "mnist", Model: modelName, Batch: Batch, Gamma: Gamma,
+	tr, err := model.NewTrainer(b, model.Config{Arch: arch, Model: modelName, Batch: batch, Gamma: Gamma,
 		Beta: 1, NoEquilibrium: true, Optim: model.OptimConfig{Kind: "adam"}})
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +65,8 @@ func Trainer(t testing.TB, b backend.Backend, modelName string) (*model.Trainer,
 	if tr.NoiseSeed, err = strconv.ParseUint(f.Meta["noise_seed"], 10, 64); err != nil {
 		t.Fatalf("%s: noise_seed: %v", f.Path, err)
 	}
-	x, err := f.Float32("x", Batch, 1, 28, 28)
+	a := tr.Arch
+	x, err := f.Float32("x", batch, a.C, a.H, a.W)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,24 +233,7 @@ func CheckFailedStep(t *testing.T, b backend.Backend) {
 // whose float32 sums run in another order than PyTorch's CPU (the CUDA
 // backend: see its tests).
 func CheckCelebADigest(t *testing.T, b backend.Backend, floor float64) {
-	f, err := checkpoint.Read(filepath.Join(Dir(), "celeba64_vaegan_step_digest.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const batch = 4
-	tr, err := model.NewTrainer(b, model.Config{Arch: "celeba64", Model: model.VAEGAN, Batch: batch, Gamma: Gamma,
-		Beta: 1, NoEquilibrium: true, Optim: model.OptimConfig{Kind: "adam"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr.Init(model.InitRule{Seed: WeightSeed, Std: 0.05, Biases: true})
-	if tr.NoiseSeed, err = strconv.ParseUint(f.Meta["noise_seed"], 10, 64); err != nil {
-		t.Fatalf("%s: noise_seed: %v", f.Path, err)
-	}
-	x, err := f.Float32("x", batch, 3, 64, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, f, x := fixtureTrainer(t, b, "celeba64_vaegan_step_digest.safetensors", "celeba64", model.VAEGAN, 4)
 	r, err := tr.Step(x)
 	if err != nil {
 		t.Fatal(err)
