@@ -24,6 +24,12 @@ var distArgs = []string{"-batch", "16", "-eval-every", "-1", "-threads", "1", "-
 // of n (comm.Local).
 func trainLocal(t *testing.T, n int, args ...string) {
 	t.Helper()
+	trainLocalCtx(t, t.Context(), n, args...)
+}
+
+// trainLocalCtx is trainLocal under ctx; every rank must return nil.
+func trainLocalCtx(t *testing.T, ctx context.Context, n int, args ...string) {
+	t.Helper()
 	group := comm.Local(n, time.Minute)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -36,7 +42,7 @@ func trainLocal(t *testing.T, n int, args ...string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[r] = runTraining(t.Context(), f, stderr, group[r])
+			errs[r] = runTraining(ctx, f, stderr, group[r])
 		}()
 	}
 	wg.Wait()
@@ -140,6 +146,20 @@ func TestLocalRanksWriteOnlyOnRankZero(t *testing.T) {
 	sg, _ := g.Int64("trainer.state", 2)
 	if len(sf) != 2 || len(sg) != 2 || sf[0] != sg[0] || sf[1] != sg[1] {
 		t.Errorf("resumed on 1 rank: steps and noise counter %v, want the 2-rank run's %v", sg, sf)
+	}
+}
+
+// TestLocalRanksStopTogether: an interrupt (here, before the first step)
+// stops every rank without an error, and rank 0 saves the run: no rank may
+// report the stop as a failure, which in an MPI job would abort the others,
+// rank 0 in the middle of its save.
+func TestLocalRanksStopTogether(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	trainLocalCtx(t, ctx, 2, append(distArgs, "-steps", "4", "-out", out)...)
+	if _, err := os.Stat(filepath.Join(out, ckptFile)); err != nil {
+		t.Fatalf("rank 0 did not save the interrupted run: %v", err)
 	}
 }
 

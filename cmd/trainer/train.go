@@ -301,7 +301,10 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File, c comm.Com
 	defer r.loader.Close()
 	r.device, r.total = b.Name(), total
 	if !lead {
-		return r.loop(ctx, total, stderr)
+		if err := r.loop(ctx, total, stderr); !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil // stopped with the others; rank 0 saved the run
 	}
 	if r.log, err = report.OpenLossLog(filepath.Join(f.out, lossCSV), columnNames(lossColumns(cfg.Model)), r.tr.Steps); err != nil {
 		return err
