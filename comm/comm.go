@@ -50,17 +50,22 @@ func BroadcastFloats(c Comm, buf []float32, root int) error {
 	return c.Broadcast(unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), 4*len(buf)), root)
 }
 
+// BroadcastUint64s copies root's vals into every other rank's vals.
+func BroadcastUint64s(c Comm, vals []uint64, root int) error {
+	if len(vals) == 0 {
+		return c.Broadcast(nil, root)
+	}
+	return c.Broadcast(unsafe.Slice((*byte)(unsafe.Pointer(&vals[0])), 8*len(vals)), root)
+}
+
 // BroadcastBytes sends root's msg to every rank, whatever the length the
 // other ranks hold: the length travels first. It returns root's msg.
 func BroadcastBytes(c Comm, msg []byte, root int) ([]byte, error) {
-	n := make([]byte, 8)
-	if c.Rank() == root {
-		putUint64(n, uint64(len(msg)))
-	}
-	if err := c.Broadcast(n, root); err != nil {
+	n := []uint64{uint64(len(msg))}
+	if err := BroadcastUint64s(c, n, root); err != nil {
 		return nil, err
 	}
-	out := make([]byte, getUint64(n))
+	out := make([]byte, n[0])
 	if c.Rank() == root {
 		copy(out, msg)
 	}
@@ -91,20 +96,6 @@ func Disagreeing(c Comm, value []byte, root int) ([]int, error) {
 		}
 	}
 	return ranks, nil
-}
-
-func putUint64(b []byte, v uint64) {
-	for i := range 8 {
-		b[i] = byte(v >> (8 * i))
-	}
-}
-
-func getUint64(b []byte) uint64 {
-	var v uint64
-	for i := range 8 {
-		v |= uint64(b[i]) << (8 * i)
-	}
-	return v
 }
 
 // Single is the group of one process: every collective returns at once.

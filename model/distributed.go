@@ -153,20 +153,8 @@ func (t *Trainer) Broadcast() error {
 			counters = append(counters, uint64(o.t))
 		}
 	}
-	bytes := make([]byte, 8*len(counters))
-	for i, v := range counters {
-		for j := range 8 {
-			bytes[8*i+j] = byte(v >> (8 * j))
-		}
-	}
-	if err := c.Broadcast(bytes, 0); err != nil {
+	if err := comm.BroadcastUint64s(c, counters, 0); err != nil {
 		return err
-	}
-	for i := range counters {
-		counters[i] = 0
-		for j := range 8 {
-			counters[i] |= uint64(bytes[8*i+j]) << (8 * j)
-		}
 	}
 	t.Steps, t.Noise = int(counters[0]), counters[1]
 	k := 2
