@@ -206,3 +206,12 @@ type Backend interface {
 	// Sync waits until all queued work is done.
 	Sync()
 }
+
+// AllReducer is a backend that sums its own tensors over the ranks of a
+// data-parallel group in device memory (the CUDA backend with NCCL), so
+// that the step's all-reduce needs no copy to the host.
+type AllReducer interface {
+	// AllReduce replaces every tensor of ts by its element-wise sum over the
+	// ranks, which pass tensors of the same lengths in the same order.
+	AllReduce(ts []Tensor) error
+}

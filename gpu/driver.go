@@ -47,3 +47,19 @@ type Driver interface {
 
 // ErrOutOfMemory is wrapped by Alloc errors when device memory runs out.
 var ErrOutOfMemory = fmt.Errorf("out of device memory")
+
+// Span is N float32 elements of device memory starting at P.
+type Span struct {
+	P DevicePtr
+	N int
+}
+
+// AllReducer is a Driver that belongs to a data-parallel group of ranks and
+// sums device memory over them itself, without a copy to the host: the CUDA
+// driver after JoinNCCL, the emulated one after JoinGroup (for tests).
+type AllReducer interface {
+	// AllReduce replaces every span by its element-wise sum over the
+	// group's ranks, which must pass spans of the same lengths in the same
+	// order; it returns once the sums are in place.
+	AllReduce(spans []Span) error
+}

@@ -42,6 +42,14 @@ func (t *Trainer) drawNoise(n int) uint64 {
 	return c
 }
 
+// ReduceOnDevice makes the step's all-reduce sum the gradients, statistics
+// and losses with r, in device memory (NCCL), instead of copying them to the
+// host for the Comm; r must reduce over the same ranks as the Comm, which
+// still carries the broadcasts and checks.
+func (t *Trainer) ReduceOnDevice(r backend.AllReducer) {
+	t.onDevice, t.reduced = r, nil
+}
+
 // reduceParts are the tensors the step's all-reduce averages, in buffer
 // order: each network's gradient, each network's running statistics, the
 // losses.
@@ -69,9 +77,21 @@ func (t *Trainer) allocReduce() {
 }
 
 // allReduce averages the gradients, running statistics and losses over the
-// ranks, through host memory. Alone it does nothing.
+// ranks, through host memory (or in device memory after ReduceOnDevice).
+// Alone it does nothing.
 func (t *Trainer) allReduce() error {
 	if t.comm.Size() == 1 {
+		return nil
+	}
+	inv := 1 / float32(t.comm.Size())
+	if t.onDevice != nil {
+		parts := t.reduceParts()
+		if err := t.onDevice.AllReduce(parts); err != nil {
+			return fmt.Errorf("rank %d: averaging the gradients on the device: %w", t.comm.Rank(), err)
+		}
+		for _, p := range parts {
+			t.B.Axpy(inv-1, p, p) // p·inv, in place
+		}
 		return nil
 	}
 	parts, buf := t.reduceParts(), t.reduced
@@ -83,7 +103,6 @@ func (t *Trainer) allReduce() error {
 	if err := t.comm.AllReduce(buf); err != nil {
 		return fmt.Errorf("rank %d: averaging the gradients: %w", t.comm.Rank(), err)
 	}
-	inv := 1 / float32(t.comm.Size())
 	for i := range buf {
 		buf[i] *= inv
 	}

@@ -60,7 +60,8 @@ type Trainer struct {
 	// batch = Cfg.Batch/Size images of each step's global batch.
 	comm           comm.Comm
 	batch          int
-	reduced        []float32 // host buffer of the step's all-reduce (distributed.go)
+	reduced        []float32          // host buffer of the step's all-reduce (distributed.go)
+	onDevice       backend.AllReducer // the step's all-reduce in device memory (ReduceOnDevice); nil: through reduced
 	hasEnc, hasDis bool
 	enc            *encoderPass
 	decRec, decGen *pass

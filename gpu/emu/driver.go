@@ -20,6 +20,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/vaegan-go/vaegan/comm"
 	"github.com/vaegan-go/vaegan/gpu"
 	// The gen_*.cc files compile kernels/*.cu, which Go's build cache does
 	// not track; depending on package kernels, which embeds them, makes an
@@ -44,9 +45,10 @@ type Driver struct {
 	allocs  []allocation // sorted by base
 	used    int
 	limit   int
-	shuffle uint64 // WithShuffle's seed; 0: blocks and threads in order
-	async   bool   // WithAsyncErrors
-	sticky  error  // a kernel's failure, reported by every later call (async)
+	shuffle uint64    // WithShuffle's seed; 0: blocks and threads in order
+	async   bool      // WithAsyncErrors
+	sticky  error     // a kernel's failure, reported by every later call (async)
+	group   comm.Comm // JoinGroup's; nil: AllReduce fails
 	closed  bool
 }
 
