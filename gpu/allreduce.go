@@ -26,3 +26,5 @@ func (b *Backend) AllReduce(ts []backend.Tensor) error {
 
 // Driver is the driver the backend runs on.
 func (b *Backend) Driver() Driver { return b.d }
+
+var _ backend.AllReducer = (*Backend)(nil)

@@ -4,8 +4,10 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/vaegan-go/vaegan/backend"
+	"github.com/vaegan-go/vaegan/comm"
 	"github.com/vaegan-go/vaegan/gpu"
 	"github.com/vaegan-go/vaegan/gpu/cuda"
 )
@@ -20,4 +22,29 @@ func openCUDA(d *deviceFlags) (backend.Backend, error) {
 		return nil, fmt.Errorf("-device cuda: %w", err)
 	}
 	return gpu.New(drv), nil
+}
+
+// deviceAllReducer sets up the step's all-reduce in GPU memory with NCCL
+// when every rank of c trains on a GPU and has NCCL; otherwise the gradients
+// go through host memory and c. Every rank calls it; all get the same
+// answer, and how the gradients travel, to print.
+func deviceAllReducer(b backend.Backend, c comm.Comm, timeout time.Duration) (backend.AllReducer, string, error) {
+	gb, _ := b.(*gpu.Backend)
+	var drv *cuda.Driver
+	if gb != nil {
+		drv, _ = gb.Driver().(*cuda.Driver)
+	}
+	if notAll, err := anyRank(c, drv == nil); err != nil || notAll {
+		return nil, "through host memory (not every rank is on a GPU)", err
+	}
+	joinErr := drv.JoinNCCL(c, timeout)
+	if failed, err := anyRank(c, joinErr != nil); err != nil || failed {
+		why := "NCCL failed on another rank"
+		if joinErr != nil {
+			why = joinErr.Error()
+		}
+		return nil, "through host memory (" + why + ")", err
+	}
+	v, _ := cuda.NCCLVersion()
+	return gb, fmt.Sprintf("in GPU memory with NCCL %d.%d.%d", v/10000, v/100%100, v%100), nil
 }

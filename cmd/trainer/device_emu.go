@@ -3,7 +3,10 @@
 package main
 
 import (
+	"time"
+
 	"github.com/vaegan-go/vaegan/backend"
+	"github.com/vaegan-go/vaegan/comm"
 	"github.com/vaegan-go/vaegan/gpu"
 	"github.com/vaegan-go/vaegan/gpu/emu"
 )
@@ -20,4 +23,21 @@ func openCUDA(d *deviceFlags) (backend.Backend, error) {
 		opts = append(opts, emu.WithAsyncErrors())
 	}
 	return gpu.New(emu.New(d.threads, opts...)), nil
+}
+
+// deviceAllReducer sets up the step's all-reduce in the emulated devices'
+// memory (the path NCCL takes on GPUs) when every rank of c trains on one;
+// otherwise the gradients go through host memory and c. Every rank calls
+// it; all get the same answer, and how the gradients travel, to print.
+func deviceAllReducer(b backend.Backend, c comm.Comm, _ time.Duration) (backend.AllReducer, string, error) {
+	gb, _ := b.(*gpu.Backend)
+	var drv *emu.Driver
+	if gb != nil {
+		drv, _ = gb.Driver().(*emu.Driver)
+	}
+	if notAll, err := anyRank(c, drv == nil); err != nil || notAll {
+		return nil, "through host memory (not every rank is on a GPU)", err
+	}
+	drv.JoinGroup(c)
+	return gb, "in emulated device memory", nil
 }

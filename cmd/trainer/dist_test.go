@@ -21,28 +21,29 @@ import (
 var distArgs = []string{"-batch", "16", "-eval-every", "-1", "-threads", "1", "-workers", "1", "-sample-every", "100", "-log-every", "1"}
 
 // trainLocal runs trainer train with args as the ranks of an in-process group
-// of n (comm.Local).
-func trainLocal(t *testing.T, n int, args ...string) {
+// of n (comm.Local) and returns what rank 0 wrote to its standard error.
+func trainLocal(t *testing.T, n int, args ...string) string {
 	t.Helper()
-	trainLocalCtx(t, t.Context(), n, args...)
+	return trainLocalCtx(t, t.Context(), n, args...)
 }
 
 // trainLocalCtx is trainLocal under ctx; every rank must return nil.
-func trainLocalCtx(t *testing.T, ctx context.Context, n int, args ...string) {
+func trainLocalCtx(t *testing.T, ctx context.Context, n int, args ...string) string {
 	t.Helper()
 	group := comm.Local(n, time.Minute)
 	errs := make([]error, n)
+	stderrs := make([]*os.File, n)
 	var wg sync.WaitGroup
 	for r := range n {
 		f, err := parseTrainFlags(args)
 		if err != nil {
 			t.Fatal(err)
 		}
-		stderr := tempStderr(t)
+		stderrs[r] = tempStderr(t)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[r] = runTraining(ctx, f, stderr, group[r])
+			errs[r] = runTraining(ctx, f, stderrs[r], group[r])
 		}()
 	}
 	wg.Wait()
@@ -51,6 +52,8 @@ func trainLocalCtx(t *testing.T, ctx context.Context, n int, args ...string) {
 			t.Fatalf("rank %d: %v", r, err)
 		}
 	}
+	msgs, _ := os.ReadFile(stderrs[0].Name())
+	return string(msgs)
 }
 
 // sameCheckpoints fails unless the checkpoints at a and b hold the same

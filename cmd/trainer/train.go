@@ -156,7 +156,8 @@ func parseTrainFlags(args []string) (*trainFlags, error) {
 type session struct {
 	f           *trainFlags
 	comm        comm.Comm
-	lead        bool // rank 0, the one that writes every file
+	lead        bool   // rank 0, the one that writes every file
+	gradients   string // how the ranks average their gradients, for the header
 	tr          *model.Trainer
 	ds          data.Dataset
 	loader      *data.Loader
@@ -267,6 +268,16 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File, c comm.Com
 	if r.tr, err = model.NewDistributedTrainer(b, cfg, c); err != nil {
 		return flagError(err)
 	}
+	if c.Size() > 1 {
+		onDevice, how, err := deviceAllReducer(b, c, f.distTimeout)
+		if err != nil {
+			return err
+		}
+		if onDevice != nil {
+			r.tr.ReduceOnDevice(onDevice)
+		}
+		r.gradients = how
+	}
 	var start data.Position
 	if ckpt != nil {
 		if err := r.tr.Load(ckpt, false); err != nil {
@@ -325,7 +336,7 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File, c comm.Com
 
 	ranks := ""
 	if c.Size() > 1 {
-		ranks = fmt.Sprintf(" (global: %d ranks of %d)", c.Size(), cfg.Batch/c.Size())
+		ranks = fmt.Sprintf(" (global: %d ranks of %d, gradients averaged %s)", c.Size(), cfg.Batch/c.Size(), r.gradients)
 	}
 	fmt.Fprintf(stderr, "training %s on %s (%d images of %d×%d×%d), device %s, batch %d%s, steps %d → %d, output %s\n",
 		cfg.Model, r.ds.Name(), r.ds.Len(), arch.C, arch.H, arch.W, b.Name(), cfg.Batch, ranks, r.tr.Steps, total, f.out)

@@ -58,6 +58,7 @@ type Driver struct {
 	modules []cu.Module
 	funcs   map[string]function
 	blas    C.cublasHandle_t
+	nccl    *ncclGroup // JoinNCCL's; nil: AllReduce fails
 	closed  bool
 }
 
@@ -362,7 +363,8 @@ func (d *Driver) Synchronize() error {
 	return nil
 }
 
-// Close releases the cuBLAS handle, the kernels and the context.
+// Close releases the NCCL communicator, the cuBLAS handle, the kernels and
+// the context.
 func (d *Driver) Close() error {
 	err := d.do(d.release)
 	if !d.closed {
@@ -375,10 +377,10 @@ func (d *Driver) Close() error {
 	return nil
 }
 
-// release destroys what open made, as far as it got: the cuBLAS handle, the
-// modules, the context.
+// release destroys what open and JoinNCCL made, as far as they got: the NCCL
+// communicator, the cuBLAS handle, the modules, the context.
 func (d *Driver) release() error {
-	var errs []error
+	errs := []error{d.leaveNCCL()}
 	if d.blas != nil {
 		errs = append(errs, blasError("cublasDestroy", C.blas_destroy(d.blas)))
 		d.blas = nil

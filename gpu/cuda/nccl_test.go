@@ -1,0 +1,164 @@
+//go:build cuda
+
+package cuda_test
+
+import (
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"gorgonia.org/cu"
+
+	"github.com/vaegan-go/vaegan/comm"
+	"github.com/vaegan-go/vaegan/gpu"
+	"github.com/vaegan-go/vaegan/gpu/cuda"
+	"github.com/vaegan-go/vaegan/gpu/emu/drivertest"
+	"github.com/vaegan-go/vaegan/model"
+)
+
+// needNCCL skips a test where libnccl.so.2 cannot be loaded.
+func needNCCL(t *testing.T) {
+	v, err := cuda.NCCLVersion()
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Logf("NCCL %d", v)
+}
+
+// TestNCCLOneRank: over one rank NCCL's sum is the buffer itself, element
+// for element, and a second AllReduce reuses the communicator.
+func TestNCCLOneRank(t *testing.T) {
+	needNCCL(t)
+	d := newDriver(t, cuda.Options{})
+	if err := d.JoinNCCL(comm.Single{}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	xs := []float32{1, -2.5, 3e-8, float32(math.Pi), 0}
+	p := drivertest.Upload(t, d, xs, 0)
+	for range 2 {
+		if err := d.AllReduce([]gpu.Span{{P: p, N: len(xs)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, v := range drivertest.Download(t, d, p, len(xs)) {
+		if math.Float32bits(v) != math.Float32bits(xs[i]) {
+			t.Errorf("[%d] = %g, want %g", i, v, xs[i])
+		}
+	}
+}
+
+// twoGPUs skips a test on a machine with fewer than two GPUs.
+func twoGPUs(t *testing.T) {
+	if n, err := cu.NumDevices(); err != nil || n < 2 {
+		t.Skipf("needs two GPUs (devices: %d, %v)", n, err)
+	}
+}
+
+// TestNCCLSumsTwoGPUs: two ranks (goroutines, GPUs 0 and 1) sum two spans.
+func TestNCCLSumsTwoGPUs(t *testing.T) {
+	needNCCL(t)
+	twoGPUs(t)
+	group := comm.Local(2, time.Minute)
+	got := make([][]float32, 2)
+	var wg sync.WaitGroup
+	for r := range 2 {
+		d := newDriver(t, cuda.Options{Device: r})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.JoinNCCL(group[r], 30*time.Second); err != nil {
+				t.Error(err)
+				return
+			}
+			a := drivertest.Upload(t, d, []float32{float32(r + 1), 10 * float32(r+1)}, 0)
+			b := drivertest.Upload(t, d, []float32{float32(-r)}, 0)
+			if err := d.AllReduce([]gpu.Span{{P: a, N: 2}, {P: b, N: 1}}); err != nil {
+				t.Error(err)
+				return
+			}
+			got[r] = append(drivertest.Download(t, d, a, 2), drivertest.Download(t, d, b, 1)...)
+		}()
+	}
+	wg.Wait()
+	for r, g := range got {
+		if len(g) != 3 || g[0] != 3 || g[1] != 30 || g[2] != -1 {
+			t.Errorf("rank %d: %v, want [3 30 -1]", r, g)
+		}
+	}
+}
+
+// TestNCCLStepMatchesHost trains a VAE-GAN on two GPUs for 3 steps, with
+// the all-reduce in device memory (NCCL) and through the host (the Comm):
+// two ranks' sums are exact, so the losses and the decoder's output must be
+// equal bit for bit.
+func TestNCCLStepMatchesHost(t *testing.T) {
+	needNCCL(t)
+	twoGPUs(t)
+	cfg := model.Config{Arch: "mnist", Model: model.VAEGAN, Batch: 16, Optim: model.OptimConfig{Kind: "adam"}, NoEquilibrium: true, Seed: 3}
+	x := make([]float32, cfg.Batch*28*28)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i))) // any fixed images in [-1, 1]
+	}
+	a, err := model.LookupArch("mnist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := make([]float32, 4*a.Latent)
+	for i := range z {
+		z[i] = float32(math.Cos(float64(3 * i)))
+	}
+	run := func(nccl bool) (res [][]model.Result, dec [][]float32) {
+		group := comm.Local(2, time.Minute)
+		res, dec = make([][]model.Result, 2), make([][]float32, 2)
+		var wg sync.WaitGroup
+		for r := range 2 {
+			d := newDriver(t, cuda.Options{Device: r})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b := gpu.New(d)
+				tr, err := model.NewDistributedTrainer(b, cfg, group[r])
+				if err == nil && nccl {
+					if err = d.JoinNCCL(group[r], 30*time.Second); err == nil {
+						tr.ReduceOnDevice(b)
+					}
+				}
+				if err == nil {
+					err = tr.Broadcast()
+				}
+				for range 3 {
+					if err != nil {
+						break
+					}
+					var s model.Result
+					half := len(x) / 2
+					s, err = tr.Step(x[r*half : (r+1)*half])
+					res[r] = append(res[r], s)
+				}
+				if err == nil {
+					dec[r], err = tr.Decode(z)
+				}
+				if err != nil {
+					t.Errorf("rank %d (NCCL %v): %v", r, nccl, err)
+				}
+			}()
+		}
+		wg.Wait()
+		return res, dec
+	}
+	hostRes, hostDec := run(false)
+	ncclRes, ncclDec := run(true)
+	for r := range 2 {
+		for s := range hostRes[r] {
+			if s >= len(ncclRes[r]) || ncclRes[r][s] != hostRes[r][s] {
+				t.Errorf("rank %d step %d: NCCL %+v, host %+v", r, s, ncclRes[r], hostRes[r][s])
+			}
+		}
+		for i := range hostDec[r] {
+			if i >= len(ncclDec[r]) || math.Float32bits(ncclDec[r][i]) != math.Float32bits(hostDec[r][i]) {
+				t.Fatalf("rank %d: decoded image element %d differs (NCCL against host)", r, i)
+			}
+		}
+	}
+}
