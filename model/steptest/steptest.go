@@ -2,7 +2,8 @@
 // backendtest is the ops suite: one whole training step of each model
 // against PyTorch's (the fixtures of reference/torch/make_fixtures.py),
 // comparing the losses, every parameter gradient and every running
-// statistic (Run), and a failed step that must leave the state untouched
+// statistic, and steps with the equilibrium rule on each of its branches
+// (Run), and a failed step that must leave the state untouched
 // (CheckFailedStep). Run it from a backend's tests:
 //
 //	func TestSteps(t *testing.T) { steptest.Run(t, myBackend) }
@@ -10,10 +11,12 @@ package steptest
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,20 +47,21 @@ func Dir() string {
 // and returns it with the fixture and its batch.
 func Trainer(t testing.TB, b backend.Backend, modelName string) (*model.Trainer, *checkpoint.File, []float32) {
 	t.Helper()
-	return fixtureTrainer(t, b, "mnist_"+modelName+"_step.safetensors", "mnist", modelName, Batch)
+	return fixtureTrainer(t, b, "mnist_"+modelName+"_step.safetensors", "mnist", modelName, Batch, 0)
 }
 
 // fixtureTrainer reads the fixture file and builds a trainer of arch and
 // modelName on b with the fixtures' set-up and the file's noise seed, and
-// returns it with the file and its batch of batch images.
-func fixtureTrainer(t testing.TB, b backend.Backend, file, arch, modelName string, batch int) (*model.Trainer, *checkpoint.File, []float32) {
+// returns it with the file and its batch of batch images. A margin above 0
+// turns the equilibrium rule on with that margin.
+func fixtureTrainer(t testing.TB, b backend.Backend, file, arch, modelName string, batch int, margin float64) (*model.Trainer, *checkpoint.File, []float32) {
 	t.Helper()
 	f, err := checkpoint.Read(filepath.Join(Dir(), file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr, err := model.NewTrainer(b, model.Config{Arch: arch, Model: modelName, Batch: batch, Gamma: Gamma,
-		Beta: 1, NoEquilibrium: true, Optim: model.OptimConfig{Kind: "adam"}})
+		Beta: 1, NoEquilibrium: margin == 0, Margin: margin, Optim: model.OptimConfig{Kind: "adam"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,10 +91,84 @@ func RelErr(got, want []float32) float64 {
 	return math.Sqrt(d / n)
 }
 
-// Run checks one step of every model on b against PyTorch.
+// Run checks one step of every model on b against PyTorch, and both of the
+// equilibrium rule's skip branches.
 func Run(t *testing.T, b backend.Backend) {
 	for _, m := range model.ModelNames() {
 		t.Run(m, func(t *testing.T) { Check(t, b, m) })
+	}
+	for _, c := range equilibriumCases {
+		t.Run(fmt.Sprintf("%s/margin=%v", c.model, c.margin), func(t *testing.T) { CheckEquilibrium(t, b, c.model, c.margin, c.skip) })
+	}
+}
+
+// equilibriumCases put each fixture's step on one branch of the rule
+// (centre 0.68). The vaegan fixture's errors (dis_real 0.503, dis_fake
+// 0.398) lie below 0.68 − 0.2, so the discriminator is skipped; vaegan3's
+// (1.048, 1.125) above 0.68 + 0.4, so the decoder is; at the default 0.35
+// vaegan's lie inside the band and every network updates.
+var equilibriumCases = []struct {
+	model  string
+	margin float64
+	skip   string // the network the rule skips: "dis", "dec" or ""
+}{{model.VAEGAN, 0.2, "dis"}, {model.VAEGAN3, 0.4, "dec"}, {model.VAEGAN, 0.35, ""}}
+
+// CheckEquilibrium runs one step of modelName's fixture on b with the
+// equilibrium rule on at margin. The rule must skip exactly the network skip
+// ("dis", "dec" or "" for none), leaving its weights as they were, and give
+// every other network Adam's first update from PyTorch's gradient g: w −
+// lr·g/(|g| + ε), the bias corrections making the first step's moments g and
+// g² (shared/spec/models.md: lr 2e-4, ε 1e-8).
+func CheckEquilibrium(t *testing.T, b backend.Backend, modelName string, margin float64, skip string) {
+	const lr, eps = 2e-4, 1e-8
+	tr, f, x := fixtureTrainer(t, b, "mnist_"+modelName+"_step.safetensors", "mnist", modelName, Batch, margin)
+	nets := map[string]*model.ParamSet{"enc": &tr.Nets.Enc, "dec": &tr.Nets.Dec, "dis": &tr.Nets.Dis}
+	before := map[string][]float32{}
+	for name, ps := range nets {
+		before[name] = make([]float32, ps.W.Len())
+		b.Download(before[name], ps.W)
+	}
+	r, err := tr.Step(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.UpdateDis != (skip != "dis") || r.UpdateDec != (skip != "dec") {
+		t.Fatalf("dis_real %.4g, dis_fake %.4g, margin %v: the rule updated the discriminator %v and the decoder %v; want the %q skipped",
+			r.DisReal, r.DisFake, margin, r.UpdateDis, r.UpdateDec, skip)
+	}
+	for name, ps := range nets {
+		after := make([]float32, ps.W.Len())
+		b.Download(after, ps.W)
+		for _, p := range ps.Params {
+			lo := p.W.Off - ps.W.Off
+			w0, w1 := before[name][lo:lo+p.W.Len()], after[lo:lo+p.W.Len()]
+			if name == skip {
+				if !slices.Equal(w0, w1) {
+					t.Errorf("%s: changed by a step whose rule skipped %s", p.Name, name)
+				}
+				continue
+			}
+			g, err := f.Float32("grad."+p.Name, p.W.Shape...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rms float64
+			for _, v := range g {
+				rms += float64(v) * float64(v)
+			}
+			rms = math.Sqrt(rms / float64(len(g)))
+			for i := range g {
+				gi := float64(g[i])
+				want := float64(w0[i]) - lr*gi/(math.Abs(gi)+eps)
+				tol := 1e-3*lr + 2e-7*math.Abs(float64(w0[i]))
+				if math.Abs(gi) < 1e-3*rms { // a sign the backend's float32 gradient may not share: any step up to lr
+					want, tol = float64(w0[i]), lr*(1+1e-3)
+				}
+				if d := math.Abs(float64(w1[i]) - want); d > tol {
+					t.Fatalf("%s[%d]: %.8g after the step, want %.8g (before %.8g, PyTorch's gradient %.3g)", p.Name, i, w1[i], want, w0[i], gi)
+				}
+			}
+		}
 	}
 }
 
@@ -233,7 +311,7 @@ func CheckFailedStep(t *testing.T, b backend.Backend) {
 // whose float32 sums run in another order than PyTorch's CPU (the CUDA
 // backend: see its tests).
 func CheckCelebADigest(t *testing.T, b backend.Backend, floor float64) {
-	tr, f, x := fixtureTrainer(t, b, "celeba64_vaegan_step_digest.safetensors", "celeba64", model.VAEGAN, 4)
+	tr, f, x := fixtureTrainer(t, b, "celeba64_vaegan_step_digest.safetensors", "celeba64", model.VAEGAN, 4, 0)
 	r, err := tr.Step(x)
 	if err != nil {
 		t.Fatal(err)
