@@ -59,7 +59,8 @@ type Backend struct {
 	partial   DevicePtr       // lossGrid floats: first-stage loss sums
 	work      DevicePtr       // convolution workspace, workLen floats
 	workLen   int
-	workLimit int // see SetWorkspaceLimit
+	workLimit int   // see SetWorkspaceLimit
+	args      []Arg // the arguments of the launch being made (launchArgs)
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -117,10 +118,21 @@ func ptr(t backend.Tensor) DevicePtr {
 	return buf.ptr + DevicePtr(4*t.Off)
 }
 
-// launch runs kernel over grid×block threads and records its name.
-func (b *Backend) launch(op, kernel string, grid, blk Dim3, args ...any) {
+// dev is tensor t's device address as a kernel argument.
+func dev(t backend.Tensor) Arg { return Ptr(ptr(t)) }
+
+// launch runs kernel over grid×block threads with args and records its
+// name.
+func (b *Backend) launch(op, kernel string, grid, blk Dim3, args ...Arg) {
+	b.args = append(b.args[:0], args...)
+	b.launchArgs(op, kernel, grid, blk)
+}
+
+// launchArgs is launch with the arguments already in b.args, the buffer
+// every launch reuses so that it allocates nothing.
+func (b *Backend) launchArgs(op, kernel string, grid, blk Dim3) {
 	b.launched[kernel] = true
-	if err := b.d.Launch(kernel, grid, blk, 0, args...); err != nil {
+	if err := b.d.Launch(kernel, grid, blk, 0, b.args); err != nil {
 		fail(op, err, "%s<<<grid (%d,%d,%d), block (%d,%d,%d)>>>", kernel, grid.X, grid.Y, grid.Z, blk.X, blk.Y, blk.Z)
 	}
 }
@@ -135,7 +147,7 @@ func gridFor(n, most int) Dim3 {
 }
 
 // each launches a grid-stride kernel over n elements; n = 0 launches nothing.
-func (b *Backend) each(op, kernel string, n int, args ...any) {
+func (b *Backend) each(op, kernel string, n int, args ...Arg) {
 	if n == 0 {
 		return
 	}
@@ -143,7 +155,7 @@ func (b *Backend) each(op, kernel string, n int, args ...any) {
 }
 
 // perChannel launches a kernel that reduces one channel per block.
-func (b *Backend) perChannel(op, kernel string, c int, args ...any) {
+func (b *Backend) perChannel(op, kernel string, c int, args ...Arg) {
 	if c == 0 {
 		return
 	}
@@ -155,7 +167,7 @@ func (b *Backend) New(shape ...int) backend.Tensor {
 	t := backend.Tensor{Shape: append([]int(nil), shape...)}
 	n := t.Len()
 	t.Buf = &Buffer{ptr: b.alloc("New", n, shape), n: n}
-	b.each("New", "fill", n, ptr(t), n, float32(0))
+	b.each("New", "fill", n, dev(t), Int(n), F32(0))
 	return t
 }
 

@@ -29,7 +29,7 @@ func (f *fakeDriver) Free(DevicePtr) error                     { return nil }
 func (f *fakeDriver) CopyHtoD(DevicePtr, []float32) error      { return nil }
 func (f *fakeDriver) CopyDtoH([]float32, DevicePtr) error      { return nil }
 func (f *fakeDriver) CopyDtoD(DevicePtr, DevicePtr, int) error { return nil }
-func (f *fakeDriver) Launch(string, Dim3, Dim3, int, ...any) error {
+func (f *fakeDriver) Launch(string, Dim3, Dim3, int, []Arg) error {
 	return f.launchErr
 }
 func (f *fakeDriver) Sgemm(transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda int, b DevicePtr, ldb int, beta float32, c DevicePtr, ldc int) error {

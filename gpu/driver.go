@@ -1,6 +1,9 @@
 package gpu
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // DevicePtr is an address in device memory.
 type DevicePtr uintptr
@@ -12,9 +15,10 @@ type Dim3 struct{ X, Y, Z int }
 // one over gorgonia.org/cu (package gpu/cuda, build tag cuda) or the emulated
 // one that runs the kernels/*.cu sources on the CPU (package gpu/emu).
 //
-// Kernel arguments passed to Launch may be DevicePtr (a T* parameter),
-// int (an int parameter), float32 (a float parameter) or uint64 (an
-// unsigned long long parameter), in the kernel's parameter order.
+// Launch takes the kernel's arguments in its parameter order as Args (Ptr,
+// Int, F32, U64), which drivers check against the parameters' C types and
+// must not keep after Launch returns: the backend reuses the slice, so that
+// a launch allocates nothing.
 //
 // Sgemm has cuBLAS's column-major semantics:
 // C = alpha*op(A)*op(B) + beta*C with op(A) m×k, op(B) k×n, C m×n, and
@@ -36,7 +40,7 @@ type Driver interface {
 	CopyDtoD(dst, src DevicePtr, n int) error
 	// Launch runs the named kernel (an extern "C" function in kernels/) over
 	// grid×block threads with shared bytes of dynamic shared memory.
-	Launch(kernel string, grid, block Dim3, shared int, args ...any) error
+	Launch(kernel string, grid, block Dim3, shared int, args []Arg) error
 	// Sgemm is cuBLAS's column-major single-precision matrix product.
 	Sgemm(transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda int, b DevicePtr, ldb int, beta float32, c DevicePtr, ldc int) error
 	// Synchronize waits for all queued work and reports its first error.
@@ -63,3 +67,48 @@ type AllReducer interface {
 	// order; it returns once the sums are in place.
 	AllReduce(spans []Span) error
 }
+
+// Arg is one kernel argument: the 8 bytes of its parameter slot and the Go
+// type they came from. Make one with Ptr, Int, F32 or U64.
+type Arg struct {
+	Kind ArgKind
+	Bits uint64
+}
+
+// ArgKind is the Go type a kernel argument came from.
+type ArgKind uint8
+
+// The kinds of kernel arguments, each for one C parameter type.
+const (
+	PtrArg ArgKind = iota + 1 // DevicePtr, for a T* parameter
+	IntArg                    // int, for an int parameter (32 bits)
+	F32Arg                    // float32, for a float parameter
+	U64Arg                    // uint64, for an unsigned long long parameter
+)
+
+// String is the Go type of the kind.
+func (k ArgKind) String() string {
+	switch k {
+	case PtrArg:
+		return "gpu.DevicePtr"
+	case IntArg:
+		return "int"
+	case F32Arg:
+		return "float32"
+	case U64Arg:
+		return "uint64"
+	}
+	return fmt.Sprintf("ArgKind(%d)", uint8(k))
+}
+
+// Ptr is a device-pointer argument.
+func Ptr(p DevicePtr) Arg { return Arg{PtrArg, uint64(p)} }
+
+// Int is an int argument; drivers refuse one outside 32 bits.
+func Int(v int) Arg { return Arg{IntArg, uint64(int64(v))} }
+
+// F32 is a float argument.
+func F32(v float32) Arg { return Arg{F32Arg, uint64(math.Float32bits(v))} }
+
+// U64 is an unsigned long long argument.
+func U64(v uint64) Arg { return Arg{U64Arg, v} }

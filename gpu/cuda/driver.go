@@ -58,7 +58,8 @@ type Driver struct {
 	modules []cu.Module
 	funcs   map[string]function
 	blas    C.cublasHandle_t
-	nccl    *ncclGroup // JoinNCCL's; nil: AllReduce fails
+	nccl    *ncclGroup       // JoinNCCL's; nil: AllReduce fails
+	params  []unsafe.Pointer // the launch being made's argument addresses (on the driver's thread)
 	closed  bool
 }
 
@@ -260,67 +261,65 @@ func (d *Driver) CopyDtoD(dst, src gpu.DevicePtr, n int) error {
 
 // Launch queues the named kernel over grid×block threads. With
 // Options.Debug it waits for the kernel and reports its error.
-func (d *Driver) Launch(name string, grid, block gpu.Dim3, shared int, args ...any) error {
-	shape := fmt.Sprintf("launch %s grid (%d,%d,%d) block (%d,%d,%d) shared %d",
-		name, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, shared)
+func (d *Driver) Launch(name string, grid, block gpu.Dim3, shared int, args []gpu.Arg) error {
+	shape := func() string { // formatted only for an error
+		return fmt.Sprintf("launch %s grid (%d,%d,%d) block (%d,%d,%d) shared %d",
+			name, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, shared)
+	}
 	f, ok := d.funcs[name]
 	if !ok {
-		return fmt.Errorf("cuda: %s: no such kernel in kernels/*.cu", shape)
+		return fmt.Errorf("cuda: %s: no such kernel in kernels/*.cu", shape())
 	}
-	params, err := holders(f.params, args)
-	if err != nil {
-		return fmt.Errorf("cuda: %s: %w", shape, err)
+	if err := checkArgs(f.params, args); err != nil {
+		return fmt.Errorf("cuda: %s: %w", shape(), err)
 	}
 	return d.do(func() error {
-		if err := f.fn.Launch(grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, shared, cu.NoStream, params); err != nil {
-			return fmt.Errorf("cuda: %s: %w", shape, err)
+		d.params = d.params[:0]
+		for i := range args { // cu.Function.Launch copies each 8-byte value
+			d.params = append(d.params, unsafe.Pointer(&args[i].Bits))
+		}
+		if err := f.fn.Launch(grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, shared, cu.NoStream, d.params); err != nil {
+			return fmt.Errorf("cuda: %s: %w", shape(), err)
 		}
 		if d.opts.Debug {
 			if err := cu.Synchronize(); err != nil {
-				return fmt.Errorf("cuda: %s: kernel failed: %w", shape, err)
+				return fmt.Errorf("cuda: %s: kernel failed: %w", shape(), err)
 			}
 		}
 		return nil
 	})
 }
 
-// holders converts launch arguments to the 8-byte values that
-// cu.Function.Launch copies, checking them against the PTX parameter types.
-func holders(types []string, args []any) ([]unsafe.Pointer, error) {
+// ptxTypes is the PTX parameter type each kind of argument fills.
+var ptxTypes = [...]string{gpu.PtrArg: ".u64", gpu.IntArg: ".u32", gpu.F32Arg: ".f32", gpu.U64Arg: ".u64"}
+
+// checkArgs checks launch arguments against the kernel's PTX parameter
+// types; an int must fit 32 bits (the kernel reads the low 4 bytes of its
+// slot).
+func checkArgs(types []string, args []gpu.Arg) error {
 	if len(args) != len(types) {
-		return nil, fmt.Errorf("%d arguments for %d parameters", len(args), len(types))
+		return fmt.Errorf("%d arguments for %d parameters", len(args), len(types))
 	}
-	vals := make([]uint64, len(args))
-	params := make([]unsafe.Pointer, len(args))
 	for i, a := range args {
-		var want string
-		switch v := a.(type) {
-		case gpu.DevicePtr:
-			want, vals[i] = ".u64", uint64(v)
-		case uint64:
-			want, vals[i] = ".u64", v
-		case int:
-			if v < math.MinInt32 || v > math.MaxInt32 {
-				return nil, fmt.Errorf("argument %d: %d does not fit a 32-bit int", i, v)
-			}
-			want, vals[i] = ".u32", uint64(uint32(int32(v)))
-		case float32:
-			want, vals[i] = ".f32", uint64(math.Float32bits(v))
-		default:
-			return nil, fmt.Errorf("argument %d has Go type %T; want gpu.DevicePtr, int, float32 or uint64", i, a)
+		if int(a.Kind) >= len(ptxTypes) || ptxTypes[a.Kind] == "" {
+			return fmt.Errorf("argument %d has kind %v", i, a.Kind)
 		}
-		if types[i] != want {
-			return nil, fmt.Errorf("argument %d (Go type %T) does not match PTX parameter type %s", i, a, types[i])
+		if types[i] != ptxTypes[a.Kind] {
+			return fmt.Errorf("argument %d (%v) does not match PTX parameter type %s", i, a.Kind, types[i])
 		}
-		params[i] = unsafe.Pointer(&vals[i])
+		if v := int64(a.Bits); a.Kind == gpu.IntArg && (v < math.MinInt32 || v > math.MaxInt32) {
+			return fmt.Errorf("argument %d: %d does not fit a 32-bit int", i, v)
+		}
 	}
-	return params, nil
+	return nil
 }
 
 // Sgemm is cuBLAS's column-major single-precision matrix product
 // C = alpha*op(A)*op(B) + beta*C; see package gpu.
 func (d *Driver) Sgemm(transA, transB bool, m, n, k int, alpha float32, a gpu.DevicePtr, lda int, b gpu.DevicePtr, ldb int, beta float32, c gpu.DevicePtr, ldc int) error {
-	shape := fmt.Sprintf("Sgemm transA=%t transB=%t m=%d n=%d k=%d lda=%d ldb=%d ldc=%d", transA, transB, m, n, k, lda, ldb, ldc)
+	shape := func() string { // formatted only for an error
+		return fmt.Sprintf("Sgemm transA=%t transB=%t m=%d n=%d k=%d lda=%d ldb=%d ldc=%d", transA, transB, m, n, k, lda, ldb, ldc)
+	}
 	rowsA, rowsB := m, k
 	if transA {
 		rowsA = k
@@ -330,19 +329,19 @@ func (d *Driver) Sgemm(transA, transB bool, m, n, k int, alpha float32, a gpu.De
 	}
 	switch {
 	case m < 0 || n < 0 || k < 0:
-		return fmt.Errorf("cuda: %s: sizes must not be negative", shape)
+		return fmt.Errorf("cuda: %s: sizes must not be negative", shape())
 	case lda < max(1, rowsA):
-		return fmt.Errorf("cuda: %s: lda must be at least max(1, %d)", shape, rowsA)
+		return fmt.Errorf("cuda: %s: lda must be at least max(1, %d)", shape(), rowsA)
 	case ldb < max(1, rowsB):
-		return fmt.Errorf("cuda: %s: ldb must be at least max(1, %d)", shape, rowsB)
+		return fmt.Errorf("cuda: %s: ldb must be at least max(1, %d)", shape(), rowsB)
 	case ldc < max(1, m):
-		return fmt.Errorf("cuda: %s: ldc must be at least max(1, m)", shape)
+		return fmt.Errorf("cuda: %s: ldc must be at least max(1, m)", shape())
 	}
 	return d.do(func() error {
 		st := C.blas_sgemm(d.blas, cBool(transA), cBool(transB), C.int(m), C.int(n), C.int(k), C.float(alpha),
 			C.ulonglong(a), C.int(lda), C.ulonglong(b), C.int(ldb), C.float(beta), C.ulonglong(c), C.int(ldc))
 		if err := blasError("cublasSgemm", st); err != nil {
-			return fmt.Errorf("cuda: %s: %w", shape, err)
+			return fmt.Errorf("cuda: %s: %w", shape(), err)
 		}
 		return nil
 	})

@@ -48,16 +48,17 @@ func TestLaunchErrors(t *testing.T) {
 	cases := []struct {
 		kernel string
 		block  gpu.Dim3
-		args   []any
+		args   []gpu.Arg
 		want   string
 	}{
 		{"no_such_kernel", b64, nil, "no such kernel"},
-		{"emutest_affine", b64, []any{x, x, 64}, "3 arguments for 5 parameters"},
-		{"emutest_affine", b64, []any{x, x, 64, 1, float32(0)}, "argument 3 (Go type int) does not match PTX parameter type .f32"},
-		{"emutest_affine", gpu.Dim3{X: 2048, Y: 1, Z: 1}, []any{x, x, 64, float32(1), float32(0)}, "block (2048,1,1)"},
+		{"emutest_affine", b64, drivertest.Args(x, x, 64), "3 arguments for 5 parameters"},
+		{"emutest_affine", b64, drivertest.Args(x, x, 64, 1, float32(0)), "argument 3 (int) does not match PTX parameter type .f32"},
+		{"emutest_affine", b64, drivertest.Args(x, x, 1<<40, float32(1), float32(0)), "does not fit a 32-bit int"},
+		{"emutest_affine", gpu.Dim3{X: 2048, Y: 1, Z: 1}, drivertest.Args(x, x, 64, float32(1), float32(0)), "block (2048,1,1)"},
 	}
 	for _, c := range cases {
-		err := d.Launch(c.kernel, one, c.block, 0, c.args...)
+		err := d.Launch(c.kernel, one, c.block, 0, c.args)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "launch "+c.kernel) {
 			t.Errorf("launch %s %v: error %v, want one naming the launch and containing %q", c.kernel, c.args, err, c.want)
 		}

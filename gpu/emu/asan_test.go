@@ -10,6 +10,7 @@ import (
 
 	"github.com/vaegan-go/vaegan/gpu"
 	"github.com/vaegan-go/vaegan/gpu/emu"
+	"github.com/vaegan-go/vaegan/gpu/emu/drivertest"
 )
 
 // TestAddressSanitizerCatchesOutOfBounds runs under go test -asan (CI does,
@@ -26,7 +27,7 @@ func TestAddressSanitizerCatchesOutOfBounds(t *testing.T) {
 		y, _ := d.Alloc(4 * n)
 		// n+8 elements over buffers of n: the driver cannot see the kernel's
 		// indices, only the sanitizer can.
-		err := d.Launch("emutest_affine", gpu.Dim3{X: 1, Y: 1, Z: 1}, gpu.Dim3{X: 32, Y: 1, Z: 1}, 0, y, x, n+8, float32(1), float32(0))
+		err := d.Launch("emutest_affine", gpu.Dim3{X: 1, Y: 1, Z: 1}, gpu.Dim3{X: 32, Y: 1, Z: 1}, 0, drivertest.Args(y, x, n+8, float32(1), float32(0)))
 		t.Fatalf("the out-of-bounds launch returned (%v) instead of stopping the process", err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestAddressSanitizerCatchesOutOfBounds$")

@@ -200,7 +200,7 @@ func (d *Driver) CopyDtoD(dst, src gpu.DevicePtr, n int) error {
 
 // Launch runs the named kernel over grid×block threads and returns when it
 // has finished.
-func (d *Driver) Launch(name string, grid, block gpu.Dim3, shared int, args ...any) error {
+func (d *Driver) Launch(name string, grid, block gpu.Dim3, shared int, args []gpu.Arg) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	fail := func(format string, a ...any) error {
@@ -371,45 +371,32 @@ func (d *Driver) matrix(p gpu.DevicePtr, rows, cols, ld int) ([]float32, error) 
 	return floats(p, n), nil
 }
 
+// argKinds is the kind of argument each parameter code takes (see emu.h).
+var argKinds = map[byte]gpu.ArgKind{'p': gpu.PtrArg, 'c': gpu.PtrArg, 'i': gpu.IntArg, 'f': gpu.F32Arg, 'u': gpu.U64Arg}
+
 // pack converts launch arguments to 8-byte slots, checking them against the
 // kernel's parameter codes.
-func (d *Driver) pack(params string, args []any) ([]uint64, error) {
+func (d *Driver) pack(params string, args []gpu.Arg) ([]uint64, error) {
 	if len(args) != len(params) {
 		return nil, fmt.Errorf("%d arguments for %d parameters", len(args), len(params))
 	}
 	slots := make([]uint64, len(args))
 	for i, a := range args {
 		code := params[i]
-		switch v := a.(type) {
-		case gpu.DevicePtr:
-			if code != 'p' && code != 'c' {
-				return nil, fmt.Errorf("argument %d is a gpu.DevicePtr for a parameter of type %s", i, paramType(code))
+		if a.Kind != argKinds[code] {
+			return nil, fmt.Errorf("argument %d is a %v for a parameter of type %s", i, a.Kind, paramType(code))
+		}
+		switch a.Kind {
+		case gpu.PtrArg:
+			if p := gpu.DevicePtr(a.Bits); p != 0 && !d.inAllocation(p, 0) {
+				return nil, fmt.Errorf("argument %d: device pointer %#x is not in a live allocation", i, uintptr(p))
 			}
-			if v != 0 && !d.inAllocation(v, 0) {
-				return nil, fmt.Errorf("argument %d: device pointer %#x is not in a live allocation", i, uintptr(v))
-			}
-			slots[i] = uint64(v)
-		case int:
-			if code != 'i' {
-				return nil, fmt.Errorf("argument %d is an int for a parameter of type %s", i, paramType(code))
-			}
-			if v < math.MinInt32 || v > math.MaxInt32 {
+		case gpu.IntArg:
+			if v := int64(a.Bits); v < math.MinInt32 || v > math.MaxInt32 {
 				return nil, fmt.Errorf("argument %d: %d does not fit a 32-bit int", i, v)
 			}
-			slots[i] = uint64(int64(v))
-		case float32:
-			if code != 'f' {
-				return nil, fmt.Errorf("argument %d is a float32 for a parameter of type %s", i, paramType(code))
-			}
-			slots[i] = uint64(math.Float32bits(v))
-		case uint64:
-			if code != 'u' {
-				return nil, fmt.Errorf("argument %d is a uint64 for a parameter of type %s", i, paramType(code))
-			}
-			slots[i] = v
-		default:
-			return nil, fmt.Errorf("argument %d has Go type %T; want gpu.DevicePtr, int, float32 or uint64 (parameter of type %s)", i, a, paramType(code))
 		}
+		slots[i] = a.Bits
 	}
 	return slots, nil
 }

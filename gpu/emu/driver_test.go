@@ -51,25 +51,24 @@ func TestLaunchErrors(t *testing.T) {
 		kernel      string
 		grid, block gpu.Dim3
 		shared      int
-		args        []any
+		args        []gpu.Arg
 		want        string
 	}{
 		{"unknown kernel", "no_such_kernel", one, one, 0, nil, "no such kernel"},
-		{"too few arguments", "emutest_affine", one, b64, 0, []any{x, x, 64}, "3 arguments for 5 parameters"},
-		{"float64 argument", "emutest_affine", one, b64, 0, []any{x, x, 64, 1.5, float32(0)}, "Go type float64"},
-		{"int for float", "emutest_affine", one, b64, 0, []any{x, x, 64, 1, float32(0)}, "int for a parameter of type float"},
-		{"pointer for int", "emutest_affine", one, b64, 0, []any{x, x, x, float32(1), float32(0)}, "DevicePtr for a parameter of type int"},
-		{"int overflow", "emutest_affine", one, b64, 0, []any{x, x, 1 << 40, float32(1), float32(0)}, "32-bit int"},
-		{"stray pointer", "emutest_affine", one, b64, 0, []any{x, gpu.DevicePtr(16), 64, float32(1), float32(0)}, "not in a live allocation"},
-		{"1025 threads", "emutest_bad_barrier", one, gpu.Dim3{X: 1025, Y: 1, Z: 1}, 0, []any{x, 1}, "at most (1024,1024,64)"},
-		{"32×64 threads", "emutest_bad_barrier", one, gpu.Dim3{X: 32, Y: 64, Z: 1}, 0, []any{x, 1}, "2048 threads per block"},
-		{"empty block", "emutest_bad_barrier", one, gpu.Dim3{X: 0, Y: 1, Z: 1}, 0, []any{x, 1}, "at least 1"},
-		{"grid y", "emutest_bad_barrier", gpu.Dim3{X: 1, Y: 65536, Z: 1}, one, 0, []any{x, 1}, "grid dimensions"},
-		{"shared", "emutest_reverse", one, b64, 48<<10 + 4, []any{x, x, 64}, "dynamic shared memory"},
-		{"partial barrier", "emutest_bad_barrier", gpu.Dim3{X: 2, Y: 1, Z: 1}, b64, 0, []any{x, 10}, "__syncthreads reached by 10 of 64 threads"},
+		{"too few arguments", "emutest_affine", one, b64, 0, drivertest.Args(x, x, 64), "3 arguments for 5 parameters"},
+		{"int for float", "emutest_affine", one, b64, 0, drivertest.Args(x, x, 64, 1, float32(0)), "int for a parameter of type float"},
+		{"pointer for int", "emutest_affine", one, b64, 0, drivertest.Args(x, x, x, float32(1), float32(0)), "DevicePtr for a parameter of type int"},
+		{"int overflow", "emutest_affine", one, b64, 0, drivertest.Args(x, x, 1 << 40, float32(1), float32(0)), "32-bit int"},
+		{"stray pointer", "emutest_affine", one, b64, 0, drivertest.Args(x, gpu.DevicePtr(16), 64, float32(1), float32(0)), "not in a live allocation"},
+		{"1025 threads", "emutest_bad_barrier", one, gpu.Dim3{X: 1025, Y: 1, Z: 1}, 0, drivertest.Args(x, 1), "at most (1024,1024,64)"},
+		{"32×64 threads", "emutest_bad_barrier", one, gpu.Dim3{X: 32, Y: 64, Z: 1}, 0, drivertest.Args(x, 1), "2048 threads per block"},
+		{"empty block", "emutest_bad_barrier", one, gpu.Dim3{X: 0, Y: 1, Z: 1}, 0, drivertest.Args(x, 1), "at least 1"},
+		{"grid y", "emutest_bad_barrier", gpu.Dim3{X: 1, Y: 65536, Z: 1}, one, 0, drivertest.Args(x, 1), "grid dimensions"},
+		{"shared", "emutest_reverse", one, b64, 48<<10 + 4, drivertest.Args(x, x, 64), "dynamic shared memory"},
+		{"partial barrier", "emutest_bad_barrier", gpu.Dim3{X: 2, Y: 1, Z: 1}, b64, 0, drivertest.Args(x, 10), "__syncthreads reached by 10 of 64 threads"},
 	}
 	for _, c := range cases {
-		err := d.Launch(c.kernel, c.grid, c.block, c.shared, c.args...)
+		err := d.Launch(c.kernel, c.grid, c.block, c.shared, c.args)
 		if err == nil {
 			t.Errorf("%s: no error", c.name)
 			continue
@@ -195,7 +194,7 @@ func TestBlockSumTrapsOnOtherBlockSizes(t *testing.T) {
 		const n, c, s = 2, 3, 4
 		db := drivertest.Upload(t, d, make([]float32, c), 0)
 		dy := drivertest.Upload(t, d, make([]float32, n*c*s), 0)
-		err := d.Launch("bias_backward", gpu.Dim3{X: c, Y: 1, Z: 1}, gpu.Dim3{X: 128, Y: 1, Z: 1}, 0, db, dy, n, c, s)
+		err := d.Launch("bias_backward", gpu.Dim3{X: c, Y: 1, Z: 1}, gpu.Dim3{X: 128, Y: 1, Z: 1}, 0, drivertest.Args(db, dy, n, c, s))
 		t.Fatalf("the launch returned (%v) instead of trapping", err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestBlockSumTrapsOnOtherBlockSizes$")
@@ -218,12 +217,12 @@ func TestAsyncErrorsSurfaceLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	b64 := gpu.Dim3{X: 64, Y: 1, Z: 1}
-	if err := d.Launch("emutest_bad_barrier", gpu.Dim3{X: 1, Y: 1, Z: 1}, b64, 0, x, 10); err != nil {
+	if err := d.Launch("emutest_bad_barrier", gpu.Dim3{X: 1, Y: 1, Z: 1}, b64, 0, drivertest.Args(x, 10)); err != nil {
 		t.Fatalf("the failing launch itself reported %v; want nil, the error at the next call", err)
 	}
 	for _, call := range []func() error{
 		func() error {
-			return d.Launch("emutest_affine", gpu.Dim3{X: 1, Y: 1, Z: 1}, b64, 0, x, x, 64, float32(1), float32(0))
+			return d.Launch("emutest_affine", gpu.Dim3{X: 1, Y: 1, Z: 1}, b64, 0, drivertest.Args(x, x, 64, float32(1), float32(0)))
 		},
 		func() error { return d.CopyDtoH(make([]float32, 4), x) },
 		d.Synchronize,
@@ -237,7 +236,7 @@ func TestAsyncErrorsSurfaceLater(t *testing.T) {
 	d2 := emu.New(1, emu.WithAsyncErrors())
 	b := gpu.New(d2)
 	y := b.New(64)
-	if err := d2.Launch("emutest_bad_barrier", gpu.Dim3{X: 1, Y: 1, Z: 1}, b64, 0, gpu.DevicePtr(0), 10); err != nil {
+	if err := d2.Launch("emutest_bad_barrier", gpu.Dim3{X: 1, Y: 1, Z: 1}, b64, 0, drivertest.Args(gpu.DevicePtr(0), 10)); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {

@@ -5,6 +5,7 @@
 package drivertest
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -97,12 +98,33 @@ func randFloats(r *rand.Rand, n int) []float32 {
 	return xs
 }
 
-// Launch launches a kernel and fails the test on error.
+// Launch launches a kernel with Args(args...) and fails the test on error.
 func Launch(t testing.TB, d gpu.Driver, name string, grid, block gpu.Dim3, shared int, args ...any) {
 	t.Helper()
-	if err := d.Launch(name, grid, block, shared, args...); err != nil {
+	if err := d.Launch(name, grid, block, shared, Args(args...)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Args converts Go values to kernel arguments: gpu.DevicePtr, int, float32
+// and uint64 become Ptr, Int, F32 and U64; any other type panics.
+func Args(vals ...any) []gpu.Arg {
+	args := make([]gpu.Arg, len(vals))
+	for i, v := range vals {
+		switch v := v.(type) {
+		case gpu.DevicePtr:
+			args[i] = gpu.Ptr(v)
+		case int:
+			args[i] = gpu.Int(v)
+		case float32:
+			args[i] = gpu.F32(v)
+		case uint64:
+			args[i] = gpu.U64(v)
+		default:
+			panic(fmt.Sprintf("drivertest.Args: argument %d has Go type %T", i, v))
+		}
+	}
+	return args
 }
 
 func testAffineEarlyReturn(t *testing.T, d gpu.Driver) {
