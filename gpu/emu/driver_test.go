@@ -58,7 +58,7 @@ func TestLaunchErrors(t *testing.T) {
 		{"too few arguments", "emutest_affine", one, b64, 0, drivertest.Args(x, x, 64), "3 arguments for 5 parameters"},
 		{"int for float", "emutest_affine", one, b64, 0, drivertest.Args(x, x, 64, 1, float32(0)), "int for a parameter of type float"},
 		{"pointer for int", "emutest_affine", one, b64, 0, drivertest.Args(x, x, x, float32(1), float32(0)), "DevicePtr for a parameter of type int"},
-		{"int overflow", "emutest_affine", one, b64, 0, drivertest.Args(x, x, 1 << 40, float32(1), float32(0)), "32-bit int"},
+		{"int overflow", "emutest_affine", one, b64, 0, drivertest.Args(x, x, 1<<40, float32(1), float32(0)), "32-bit int"},
 		{"stray pointer", "emutest_affine", one, b64, 0, drivertest.Args(x, gpu.DevicePtr(16), 64, float32(1), float32(0)), "not in a live allocation"},
 		{"1025 threads", "emutest_bad_barrier", one, gpu.Dim3{X: 1025, Y: 1, Z: 1}, 0, drivertest.Args(x, 1), "at most (1024,1024,64)"},
 		{"32×64 threads", "emutest_bad_barrier", one, gpu.Dim3{X: 32, Y: 64, Z: 1}, 0, drivertest.Args(x, 1), "2048 threads per block"},
