@@ -26,7 +26,7 @@ func (d *deviceFlags) register(fs *flag.FlagSet) {
 		"in a data-parallel run each process takes the GPU of its local rank)")
 	d.ordinal = -1
 	fs.IntVar(&d.threads, "threads", runtime.NumCPU(), "CPU threads for the cpu device")
-	fs.BoolVar(&d.tf32, "tf32", false, "cuda: allow TF32 tensor-core math in matrix products (faster on Ampere and later, about 10 mantissa bits)")
+	fs.BoolVar(&d.tf32, "tf32", true, "cuda: TF32 tensor-core math in matrix products on GPUs that have it (Ampere, sm_80, and newer):\nfaster, products rounded to 10 mantissa bits; -tf32=false keeps full float32")
 	fs.BoolVar(&d.debug, "cuda-debug", false, "cuda: synchronise and check for errors after every kernel launch")
 }
 

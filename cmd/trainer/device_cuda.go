@@ -48,3 +48,14 @@ func deviceAllReducer(b backend.Backend, c comm.Comm, timeout time.Duration) (ba
 	v, _ := cuda.NCCLVersion()
 	return gb, fmt.Sprintf("in GPU memory with NCCL %d.%d.%d", v/10000, v/100%100, v%100), nil
 }
+
+// usesTF32 reports whether b multiplies matrices with TF32 tensor cores:
+// -tf32 on a GPU that has them.
+func usesTF32(b backend.Backend) bool {
+	if gb, ok := b.(*gpu.Backend); ok {
+		if drv, ok := gb.Driver().(*cuda.Driver); ok {
+			return drv.TF32()
+		}
+	}
+	return false
+}

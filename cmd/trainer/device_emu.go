@@ -41,3 +41,6 @@ func deviceAllReducer(b backend.Backend, c comm.Comm, _ time.Duration) (backend.
 	drv.JoinGroup(c)
 	return gb, "in emulated device memory", nil
 }
+
+// usesTF32: the emulated GPU multiplies in float32.
+func usesTF32(backend.Backend) bool { return false }

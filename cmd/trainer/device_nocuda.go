@@ -25,3 +25,6 @@ func openCUDA(*deviceFlags) (backend.Backend, error) {
 func deviceAllReducer(backend.Backend, comm.Comm, time.Duration) (backend.AllReducer, string, error) {
 	return nil, "through host memory", nil
 }
+
+// usesTF32: without CUDA, matrix products are float32.
+func usesTF32(backend.Backend) bool { return false }

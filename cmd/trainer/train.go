@@ -49,7 +49,7 @@ const (
 	metaBest        = "eval.best_frechet" // the lowest Fréchet distance of the run so far
 	metaRanks       = "dist.ranks"        // the number of ranks that wrote the checkpoint
 	metaDevice      = "device"            // the backend's name (the GPU's, on CUDA)
-	metaTF32        = "device.tf32"       // whether -tf32 was on
+	metaTF32        = "device.tf32"       // whether matrix products used TF32 (-tf32 on a GPU that has it)
 )
 
 // trainFlags are the flags of "trainer train".
@@ -158,6 +158,7 @@ type session struct {
 	comm        comm.Comm
 	lead        bool   // rank 0, the one that writes every file
 	gradients   string // how the ranks average their gradients, for the header
+	tf32        bool   // matrix products on TF32 tensor cores
 	tr          *model.Trainer
 	ds          data.Dataset
 	loader      *data.Loader
@@ -289,7 +290,7 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File, c comm.Com
 		if start.Batch, err = model.MetaInt(ckpt, metaBatch); err != nil {
 			return err
 		}
-		if was, now := ckpt.Meta[metaDevice]+tf32Note(ckpt.Meta[metaTF32] == "true"), b.Name()+tf32Note(f.dev.tf32); ckpt.Meta[metaDevice] != "" && was != now && lead {
+		if was, now := ckpt.Meta[metaDevice]+tf32Note(ckpt.Meta[metaTF32] == "true"), b.Name()+tf32Note(usesTF32(b)); ckpt.Meta[metaDevice] != "" && was != now && lead {
 			fmt.Fprintf(stderr, "-resume: the run was on %s and continues on %s: training goes on, but not bit for bit as it would have there (other kernels, summation orders or TF32)\n", was, now)
 		}
 		if n, err := model.MetaInt(ckpt, metaRanks); err == nil && n != c.Size() && lead {
@@ -310,7 +311,7 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File, c comm.Com
 	}
 	r.loader = data.NewShardLoader(r.ds, cfg.Batch, data.Shard{Rank: c.Rank(), Size: c.Size()}, cfg.Seed, f.workers, start)
 	defer r.loader.Close()
-	r.device, r.total = b.Name(), total
+	r.device, r.tf32, r.total = b.Name(), usesTF32(b), total
 	if !lead {
 		if err := r.loop(ctx, total, stderr); !errors.Is(err, context.Canceled) {
 			return err
@@ -508,7 +509,7 @@ func (r *session) save() error { return r.saveTo(filepath.Join(r.f.out, ckptFile
 func (r *session) saveTo(path string) error {
 	pos := r.loader.Pos()
 	meta := map[string]string{metaEpoch: strconv.Itoa(pos.Epoch), metaBatch: strconv.Itoa(pos.Batch), metaData: r.dataArg,
-		metaFingerprint: r.fingerprint, metaRanks: strconv.Itoa(r.comm.Size()), metaDevice: r.device, metaTF32: strconv.FormatBool(r.f.dev.tf32)}
+		metaFingerprint: r.fingerprint, metaRanks: strconv.Itoa(r.comm.Size()), metaDevice: r.device, metaTF32: strconv.FormatBool(r.tf32)}
 	if !math.IsInf(r.best, 1) {
 		meta[metaBest] = strconv.FormatFloat(r.best, 'g', -1, 64)
 	}

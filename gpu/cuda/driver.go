@@ -41,8 +41,9 @@ type Options struct {
 	// Debug synchronises after every launch, so that a failing kernel is
 	// reported by its own Launch, with its name and shape.
 	Debug bool
-	// TF32 lets cuBLAS run Sgemm on TF32 tensor cores (Ampere and newer):
-	// faster, with products rounded to 10-bit mantissas.
+	// TF32 lets cuBLAS run Sgemm on TF32 tensor cores where the GPU has
+	// them (compute capability 8.0, Ampere, and newer): faster, with products
+	// rounded to 10-bit mantissas. Older GPUs ignore it (Driver.TF32).
 	TF32 bool
 	// Device is the GPU's number (CUDA's ordinal, 0 first).
 	Device int
@@ -58,6 +59,7 @@ type Driver struct {
 	modules []cu.Module
 	funcs   map[string]function
 	blas    C.cublasHandle_t
+	tf32    bool // TF32 math on: asked for, and the GPU has it
 	nccl    *ncclGroup       // JoinNCCL's; nil: AllReduce fails
 	params  []unsafe.Pointer // the launch being made's argument addresses (on the driver's thread)
 	closed  bool
@@ -131,6 +133,11 @@ func (d *Driver) open() (err error) {
 	if d.name, err = dev.Name(); err != nil {
 		return fmt.Errorf("cuda: name of device %d: %w", k, err)
 	}
+	major, _, err := dev.ComputeCapability()
+	if err != nil {
+		return fmt.Errorf("cuda: compute capability of %s: %w", d.name, err)
+	}
+	d.tf32 = d.opts.TF32 && major >= 8
 	if d.ctx, err = dev.MakeContext(cu.SchedAuto); err != nil {
 		return fmt.Errorf("cuda: creating a context on %s: %w", d.name, err)
 	}
@@ -161,12 +168,13 @@ func (d *Driver) open() (err error) {
 	return d.newBLAS()
 }
 
-// newBLAS creates the cuBLAS handle, with TF32 math if asked for.
+// newBLAS creates the cuBLAS handle, with TF32 math if asked for and the
+// GPU has it.
 func (d *Driver) newBLAS() error {
 	if err := blasError("cublasCreate", C.blas_create(&d.blas)); err != nil {
 		return fmt.Errorf("cuda: creating the cuBLAS handle: %w", err)
 	}
-	if d.opts.TF32 {
+	if d.tf32 {
 		if err := blasError("cublasSetMathMode(CUBLAS_TF32_TENSOR_OP_MATH)", C.blas_tf32(d.blas)); err != nil {
 			return fmt.Errorf("cuda: %w", err)
 		}
@@ -184,6 +192,10 @@ func blasError(call string, st C.int) error {
 
 // Name is the device's name, e.g. "NVIDIA H100 80GB HBM3".
 func (d *Driver) Name() string { return d.name }
+
+// TF32 reports whether Sgemm uses TF32 tensor cores: Options.TF32 on a GPU
+// of compute capability 8.0 or newer.
+func (d *Driver) TF32() bool { return d.tf32 }
 
 // Alloc reserves n bytes of device memory (a minimal block for n = 0).
 func (d *Driver) Alloc(n int) (gpu.DevicePtr, error) {
