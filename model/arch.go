@@ -23,6 +23,7 @@ type Defaults struct {
 	Init        string  // weight initialization (InitPyTorch or InitDCGAN)
 	Equilibrium bool    // whether the equilibrium rule is on
 	EMA         float64 // decay of the decoder's weight average; 0: none
+	DecLRScale  float64 // the VAE-GAN decoder's learning rate over the other networks'
 }
 
 // ImageLen is the number of floats of one image.
@@ -41,11 +42,11 @@ type Nets struct {
 var archs = map[string]*Arch{
 	// mnist: measured over 3,500-step runs at three seeds (docs/quality.md).
 	"mnist": {Name: "mnist", C: 1, H: 28, W: 28, Latent: 32, build: buildMNIST,
-		Defaults: Defaults{Gamma: 0.3, Beta: 2, Init: InitPyTorch, Equilibrium: false}},
+		Defaults: Defaults{Gamma: 0.3, Beta: 2, Init: InitPyTorch, Equilibrium: false, DecLRScale: 8}},
 	// celeba64: not measured yet (a step takes 15–20 s on the CPU); the
 	// earlier choices stay.
 	"celeba64": {Name: "celeba64", C: 3, H: 64, W: 64, Latent: 128, build: buildCelebA64,
-		Defaults: Defaults{Gamma: 1, Beta: 1, Init: InitDCGAN, Equilibrium: true}},
+		Defaults: Defaults{Gamma: 1, Beta: 1, Init: InitDCGAN, Equilibrium: true, DecLRScale: 1}},
 }
 
 // LookupArch returns the architecture with the given name.

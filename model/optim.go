@@ -9,8 +9,9 @@ import (
 
 // OptimConfig selects an optimizer and its hyper-parameters.
 type OptimConfig struct {
-	Kind string  // "adam" or "rmsprop"
-	LR   float64 // 0: the kind's default (Adam 2e-4, RMSProp 3e-4)
+	Kind  string  // "adam" or "rmsprop"
+	LR    float64 // 0: the kind's default (Adam 2e-4, RMSProp 3e-4)
+	DecLR float64 `json:",omitempty"` // the decoder's learning rate; 0: LR
 }
 
 // Optimizer defaults, as shared/spec/models.md gives them.
@@ -35,18 +36,34 @@ func (c OptimConfig) check() error {
 	if c.LR < 0 || math.IsNaN(c.LR) || math.IsInf(c.LR, 0) {
 		return &ConfigError{"Optim.LR", fmt.Sprint(c.LR), "want a positive number (0: the optimizer's default)"}
 	}
+	if c.DecLR < 0 || math.IsNaN(c.DecLR) || math.IsInf(c.DecLR, 0) {
+		return &ConfigError{"Optim.DecLR", fmt.Sprint(c.DecLR), "want a positive number (0: Optim.LR's)"}
+	}
 	return nil
 }
 
-func newOptimizer(b backend.Backend, c OptimConfig, size int) *optimizer {
-	o := &optimizer{kind: c.Kind, lr: float32(c.LR), v: b.New(size)}
+// LearningRate is the learning rate of every network but a decoder with
+// DecLR set: LR, or the kind's default.
+func (c OptimConfig) LearningRate() float64 {
+	switch {
+	case c.LR > 0:
+		return c.LR
+	case c.Kind == "rmsprop":
+		return rmspropLR
+	}
+	return adamLR
+}
+
+// newOptimizer makes the optimizer of a network of size parameters; the
+// decoder's (dec) takes DecLR where it is set.
+func newOptimizer(b backend.Backend, c OptimConfig, size int, dec bool) *optimizer {
+	lr := c.LearningRate()
+	if dec && c.DecLR > 0 {
+		lr = c.DecLR
+	}
+	o := &optimizer{kind: c.Kind, lr: float32(lr), v: b.New(size)}
 	if c.Kind == "adam" {
 		o.m = b.New(size)
-		if o.lr == 0 {
-			o.lr = adamLR
-		}
-	} else if o.lr == 0 {
-		o.lr = rmspropLR
 	}
 	return o
 }

@@ -237,3 +237,30 @@ const (
 	learnMinClasses   = 6
 	learnMinDisShare  = 0.2
 )
+
+// TestDecoderLearningRateDefault: the mnist VAE-GANs' decoders learn at
+// 8 times the other networks' rate unless -lr-dec says otherwise; the
+// baselines and celeba64 keep one rate.
+func TestDecoderLearningRateDefault(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want float64
+	}{
+		{nil, 1.6e-3},
+		{[]string{"-model", "vaegan3"}, 1.6e-3},
+		{[]string{"-lr", "1e-4"}, 8e-4},
+		{[]string{"-optim", "rmsprop"}, 2.4e-3},
+		{[]string{"-lr-dec", "3e-4"}, 3e-4},
+		{[]string{"-model", "vae"}, 0},
+		{[]string{"-model", "gan"}, 0},
+		{[]string{"-arch", "celeba64"}, 0},
+	} {
+		f, err := parseTrainFlags(c.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.config().Optim.DecLR; math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("%v: the decoder's learning rate %g, want %g (0: the others')", c.args, got, c.want)
+		}
+	}
+}

@@ -57,7 +57,8 @@ type trainFlags struct {
 	arch, modelName, data, optim, out string
 	init                              string
 	batch, epochs, steps              int
-	lr, gamma, beta, ema, margin      float64
+	lr, lrDec, gamma, beta, ema       float64
+	margin                            float64
 	seed                              uint64
 	equilibrium, resume, skipBad      bool
 	syncBN                            bool
@@ -107,6 +108,7 @@ func parseTrainFlags(args []string) (*trainFlags, error) {
 	fs.IntVar(&f.steps, "steps", 0, "total training steps (0: -epochs decides)")
 	fs.StringVar(&f.optim, "optim", "adam", "optimizer: adam (lr 2e-4, β 0.5, 0.999) or rmsprop (lr 3e-4, decay 0.9)")
 	fs.Float64Var(&f.lr, "lr", 0, "learning rate (0: the optimizer's default)")
+	fs.Float64Var(&f.lrDec, "lr-dec", 0, "the decoder's learning rate (0: the architecture's default for the VAE-GANs,\n8 times -lr's for mnist, -lr's for celeba64; -lr's for vae and gan)")
 	fs.Float64Var(&f.gamma, "gamma", 0, "weight γ of L_like in the decoder's loss (0: the architecture's default)")
 	fs.Float64Var(&f.beta, "beta", 0, "weight β of L_like in the encoder's loss (0: the architecture's default)")
 	fs.StringVar(&f.init, "init", "", "weight initialization: pytorch (PyTorch's layer defaults) or dcgan (N(0, 0.02)) (default: the architecture's)")
@@ -184,6 +186,30 @@ type session struct {
 // qualityNames are the columns of quality.csv.
 var qualityNames = []string{"frechet", "kid", "precision", "recall", "classes", "sharpness", "agreement", "ssim"}
 
+// config is the model configuration the flags ask for, with the
+// architecture's defaults where a flag was not given and the model leaves
+// the choice to the command (the equilibrium rule, the weight average, the
+// VAE-GAN decoder's learning rate).
+func (f *trainFlags) config() model.Config {
+	cfg := model.Config{Arch: f.arch, Model: f.modelName, Batch: f.batch, Gamma: f.gamma, Beta: f.beta,
+		Optim: model.OptimConfig{Kind: f.optim, LR: f.lr, DecLR: f.lrDec}, Init: f.init, EMA: f.ema, Margin: f.margin,
+		NoEquilibrium: !f.equilibrium, SyncBN: f.syncBN, Seed: f.seed}
+	a, err := model.LookupArch(f.arch)
+	if err != nil {
+		return cfg // Config.Check names the architecture
+	}
+	if !f.set["equilibrium"] {
+		cfg.NoEquilibrium = !a.Defaults.Equilibrium
+	}
+	if !f.set["ema"] {
+		cfg.EMA = a.Defaults.EMA
+	}
+	if !f.set["lr-dec"] && (cfg.Model == model.VAEGAN || cfg.Model == model.VAEGAN3) && a.Defaults.DecLRScale != 1 {
+		cfg.Optim.DecLR = a.Defaults.DecLRScale * cfg.Optim.LearningRate()
+	}
+	return cfg
+}
+
 // runTraining trains as rank c.Rank() of group c (comm.Single alone). Only
 // rank 0 writes files and messages.
 func runTraining(ctx context.Context, f *trainFlags, stderr *os.File, c comm.Comm) error {
@@ -195,17 +221,7 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File, c comm.Com
 	if err != nil {
 		return err
 	}
-	cfg := model.Config{Arch: f.arch, Model: f.modelName, Batch: f.batch, Gamma: f.gamma, Beta: f.beta,
-		Optim: model.OptimConfig{Kind: f.optim, LR: f.lr}, Init: f.init, EMA: f.ema, Margin: f.margin,
-		NoEquilibrium: !f.equilibrium, SyncBN: f.syncBN, Seed: f.seed}
-	if a, err := model.LookupArch(f.arch); err == nil {
-		if !f.set["equilibrium"] {
-			cfg.NoEquilibrium = !a.Defaults.Equilibrium
-		}
-		if !f.set["ema"] {
-			cfg.EMA = a.Defaults.EMA
-		}
-	}
+	cfg := f.config()
 	ckptPath := filepath.Join(f.out, ckptFile)
 	var ckpt *checkpoint.File
 	if f.resume {
@@ -745,6 +761,7 @@ func ignoredFlags(set map[string]bool, asked, run model.Config) []string {
 	say("batch", asked.Batch, run.Batch)
 	say("optim", asked.Optim.Kind, run.Optim.Kind)
 	say("lr", asked.Optim.LR, run.Optim.LR)
+	say("lr-dec", asked.Optim.DecLR, run.Optim.DecLR)
 	say("gamma", asked.Gamma, run.Gamma)
 	say("beta", asked.Beta, run.Beta)
 	say("init", asked.Init, run.Init)
