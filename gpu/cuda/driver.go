@@ -59,7 +59,7 @@ type Driver struct {
 	modules []cu.Module
 	funcs   map[string]function
 	blas    C.cublasHandle_t
-	tf32    bool // TF32 math on: asked for, and the GPU has it
+	tf32    bool             // TF32 math on: asked for, and the GPU has it
 	nccl    *ncclGroup       // JoinNCCL's; nil: AllReduce fails
 	params  []unsafe.Pointer // the launch being made's argument addresses (on the driver's thread)
 	closed  bool
