@@ -327,7 +327,7 @@ func TestRankNoiseIsTheGlobalBatchs(t *testing.T) {
 // BatchNorm for 5 steps against one process training on the global batch:
 // each network's gradient at step 1 within 1e-5 of its norm, every loss of
 // every step within 1e-5 relative, and after 5 steps each network's weights
-// and running statistics within 1e-3 of how far they moved (the norm of the
+// and running statistics within 5e-3 of how far they moved (the norm of the
 // difference over the norm of the change).
 //
 // Why the weights are compared by norm: the ranks sum BatchNorm's statistics
@@ -336,8 +336,10 @@ func TestRankNoiseIsTheGlobalBatchs(t *testing.T) {
 // lr·m/(√v + ε) turns an element whose gradient is itself at rounding level
 // into a step of either sign: one decoder weight of the vaegan3 run, whose
 // gradient at step 1 is 8e-9, ends 0.24 lr away, and the running mean of the
-// feature it feeds 4e-4 relative. Such elements are few: measured, the
-// weights and statistics differ by at most 2.1e-4 of their change. A wrong
+// feature it feeds 4e-4 relative. Such elements are few, but how many
+// depends on the BLAS's kernels: measured, the weights and statistics differ
+// by at most 2.1e-4 of their change on one machine and 1.35e-3 (vaegan, 2
+// ranks, the decoder) on an AVX-512 one with OpenBLAS 0.3.21. A wrong
 // statistic (per-rank instead of global) moves the losses by far more than
 // 1e-5.
 func TestSyncBatchNormMatchesOneProcess(t *testing.T) {
@@ -408,8 +410,8 @@ func TestSyncBatchNormMatchesOneProcess(t *testing.T) {
 						}
 						rel := math.Sqrt(diff / moved)
 						worstW = math.Max(worstW, rel)
-						if rel > 1e-3 {
-							t.Errorf("rank %d: network %d's %s differ from one process's by %.3g of their change over the steps, want at most 1e-3", r, i, what, rel)
+						if rel > 5e-3 {
+							t.Errorf("rank %d: network %d's %s differ from one process's by %.3g of their change over the steps, want at most 5e-3", r, i, what, rel)
 						}
 					}
 					compare("weights", ps.W, ops.W, init0[i])
