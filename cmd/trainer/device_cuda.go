@@ -29,11 +29,7 @@ func openCUDA(d *deviceFlags) (backend.Backend, error) {
 // go through host memory and c. Every rank calls it; all get the same
 // answer, and how the gradients travel, to print.
 func deviceAllReducer(b backend.Backend, c comm.Comm, timeout time.Duration) (backend.AllReducer, string, error) {
-	gb, _ := b.(*gpu.Backend)
-	var drv *cuda.Driver
-	if gb != nil {
-		drv, _ = gb.Driver().(*cuda.Driver)
-	}
+	drv, _ := driverOf(b).(*cuda.Driver)
 	if notAll, err := anyRank(c, drv == nil); err != nil || notAll {
 		return nil, "through host memory (not every rank is on a GPU)", err
 	}
@@ -46,16 +42,12 @@ func deviceAllReducer(b backend.Backend, c comm.Comm, timeout time.Duration) (ba
 		return nil, "through host memory (" + why + ")", err
 	}
 	v, _ := cuda.NCCLVersion()
-	return gb, fmt.Sprintf("in GPU memory with NCCL %d.%d.%d", v/10000, v/100%100, v%100), nil
+	return b.(*gpu.Backend), fmt.Sprintf("in GPU memory with NCCL %d.%d.%d", v/10000, v/100%100, v%100), nil
 }
 
 // usesTF32 reports whether b multiplies matrices with TF32 tensor cores:
 // -tf32 on a GPU that has them.
 func usesTF32(b backend.Backend) bool {
-	if gb, ok := b.(*gpu.Backend); ok {
-		if drv, ok := gb.Driver().(*cuda.Driver); ok {
-			return drv.TF32()
-		}
-	}
-	return false
+	drv, ok := driverOf(b).(*cuda.Driver)
+	return ok && drv.TF32()
 }

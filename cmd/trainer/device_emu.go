@@ -30,16 +30,12 @@ func openCUDA(d *deviceFlags) (backend.Backend, error) {
 // otherwise the gradients go through host memory and c. Every rank calls
 // it; all get the same answer, and how the gradients travel, to print.
 func deviceAllReducer(b backend.Backend, c comm.Comm, _ time.Duration) (backend.AllReducer, string, error) {
-	gb, _ := b.(*gpu.Backend)
-	var drv *emu.Driver
-	if gb != nil {
-		drv, _ = gb.Driver().(*emu.Driver)
-	}
+	drv, _ := driverOf(b).(*emu.Driver)
 	if notAll, err := anyRank(c, drv == nil); err != nil || notAll {
 		return nil, "through host memory (not every rank is on a GPU)", err
 	}
 	drv.JoinGroup(c)
-	return gb, "in emulated device memory", nil
+	return b.(*gpu.Backend), "in emulated device memory", nil
 }
 
 // usesTF32: the emulated GPU multiplies in float32.
