@@ -55,32 +55,39 @@ func twoGPUs(t *testing.T) {
 	}
 }
 
+// onTwoGPUs runs each of two ranks of an in-process group as a goroutine
+// with its own GPU (0 and 1) and fails the test with a rank's error.
+func onTwoGPUs(t *testing.T, rank func(r int, d *cuda.Driver, c comm.Comm) error) {
+	group := comm.Local(2, time.Minute)
+	var wg sync.WaitGroup
+	for r := range 2 {
+		d := newDriver(t, cuda.Options{Device: r})
+		wg.Go(func() {
+			if err := rank(r, d, group[r]); err != nil {
+				t.Errorf("rank %d: %v", r, err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // TestNCCLSumsTwoGPUs: two ranks (goroutines, GPUs 0 and 1) sum two spans.
 func TestNCCLSumsTwoGPUs(t *testing.T) {
 	needNCCL(t)
 	twoGPUs(t)
-	group := comm.Local(2, time.Minute)
 	got := make([][]float32, 2)
-	var wg sync.WaitGroup
-	for r := range 2 {
-		d := newDriver(t, cuda.Options{Device: r})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := d.JoinNCCL(group[r], 30*time.Second); err != nil {
-				t.Error(err)
-				return
-			}
-			a := drivertest.Upload(t, d, []float32{float32(r + 1), 10 * float32(r+1)}, 0)
-			b := drivertest.Upload(t, d, []float32{float32(-r)}, 0)
-			if err := d.AllReduce([]gpu.Span{{P: a, N: 2}, {P: b, N: 1}}); err != nil {
-				t.Error(err)
-				return
-			}
-			got[r] = append(drivertest.Download(t, d, a, 2), drivertest.Download(t, d, b, 1)...)
-		}()
-	}
-	wg.Wait()
+	onTwoGPUs(t, func(r int, d *cuda.Driver, c comm.Comm) error {
+		if err := d.JoinNCCL(c, 30*time.Second); err != nil {
+			return err
+		}
+		a := drivertest.Upload(t, d, []float32{float32(r + 1), 10 * float32(r+1)}, 0)
+		b := drivertest.Upload(t, d, []float32{float32(-r)}, 0)
+		if err := d.AllReduce([]gpu.Span{{P: a, N: 2}, {P: b, N: 1}}); err != nil {
+			return err
+		}
+		got[r] = append(drivertest.Download(t, d, a, 2), drivertest.Download(t, d, b, 1)...)
+		return nil
+	})
 	for r, g := range got {
 		if len(g) != 3 || g[0] != 3 || g[1] != 30 || g[2] != -1 {
 			t.Errorf("rank %d: %v, want [3 30 -1]", r, g)
@@ -109,42 +116,33 @@ func TestNCCLStepMatchesHost(t *testing.T) {
 		z[i] = float32(math.Cos(float64(3 * i)))
 	}
 	run := func(nccl bool) (res [][]model.Result, dec [][]float32) {
-		group := comm.Local(2, time.Minute)
 		res, dec = make([][]model.Result, 2), make([][]float32, 2)
-		var wg sync.WaitGroup
-		for r := range 2 {
-			d := newDriver(t, cuda.Options{Device: r})
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				b := gpu.New(d)
-				tr, err := model.NewDistributedTrainer(b, cfg, group[r])
-				if err == nil && nccl {
-					if err = d.JoinNCCL(group[r], 30*time.Second); err == nil {
-						tr.ReduceOnDevice(b)
-					}
+		onTwoGPUs(t, func(r int, d *cuda.Driver, c comm.Comm) error {
+			b := gpu.New(d)
+			tr, err := model.NewDistributedTrainer(b, cfg, c)
+			if err != nil {
+				return err
+			}
+			if nccl {
+				if err := d.JoinNCCL(c, 30*time.Second); err != nil {
+					return err
 				}
-				if err == nil {
-					err = tr.Broadcast()
-				}
-				for range 3 {
-					if err != nil {
-						break
-					}
-					var s model.Result
-					half := len(x) / 2
-					s, err = tr.Step(x[r*half : (r+1)*half])
-					res[r] = append(res[r], s)
-				}
-				if err == nil {
-					dec[r], err = tr.Decode(z)
-				}
+				tr.ReduceOnDevice(b)
+			}
+			if err := tr.Broadcast(); err != nil {
+				return err
+			}
+			half := len(x) / 2
+			for range 3 {
+				s, err := tr.Step(x[r*half : (r+1)*half])
 				if err != nil {
-					t.Errorf("rank %d (NCCL %v): %v", r, nccl, err)
+					return err
 				}
-			}()
-		}
-		wg.Wait()
+				res[r] = append(res[r], s)
+			}
+			dec[r], err = tr.Decode(z)
+			return err
+		})
 		return res, dec
 	}
 	hostRes, hostDec := run(false)
