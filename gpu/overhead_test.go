@@ -48,6 +48,23 @@ func (d *noopDriver) Sgemm(bool, bool, int, int, int, float32, gpu.DevicePtr, in
 func (d *noopDriver) Synchronize() error { d.syncs++; return nil }
 func (d *noopDriver) Close() error       { return nil }
 
+// steppedTrainer is a VAE-GAN of arch on the CUDA backend over d, with a
+// batch of blank images that it has taken one step on (the first step sets
+// up what later ones reuse).
+func steppedTrainer(tb testing.TB, d gpu.Driver, arch string, batch int) (*model.Trainer, []float32) {
+	tb.Helper()
+	tr, err := model.NewTrainer(gpu.New(d), model.Config{Arch: arch, Model: model.VAEGAN, Batch: batch,
+		Optim: model.OptimConfig{Kind: "adam"}, NoEquilibrium: true, Seed: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	x := make([]float32, batch*tr.Arch.ImageLen())
+	if _, err := tr.Step(x); err != nil {
+		tb.Fatal(err)
+	}
+	return tr, x
+}
+
 // BenchmarkStepHostOverhead times training steps of each architecture's
 // VAE-GAN on the CUDA backend over a driver that does nothing: the host's
 // time and allocations per step, the driver calls per step by kind
@@ -58,15 +75,7 @@ func BenchmarkStepHostOverhead(b *testing.B) {
 	for _, arch := range []string{"mnist", "celeba64"} {
 		b.Run(arch, func(b *testing.B) {
 			d := &noopDriver{}
-			tr, err := model.NewTrainer(gpu.New(d), model.Config{Arch: arch, Model: model.VAEGAN, Batch: 64,
-				Optim: model.OptimConfig{Kind: "adam"}, NoEquilibrium: true, Seed: 1})
-			if err != nil {
-				b.Fatal(err)
-			}
-			x := make([]float32, 64*tr.Arch.ImageLen())
-			if _, err := tr.Step(x); err != nil {
-				b.Fatal(err)
-			}
+			tr, x := steppedTrainer(b, d, arch, 64)
 			*d = noopDriver{next: d.next}
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -94,15 +103,7 @@ func BenchmarkStepHostOverhead(b *testing.B) {
 // arguments are typed values in a reused buffer, not boxed into interfaces.
 func TestStepLaunchesAllocateNothing(t *testing.T) {
 	for _, arch := range []string{"mnist", "celeba64"} {
-		tr, err := model.NewTrainer(gpu.New(&noopDriver{}), model.Config{Arch: arch, Model: model.VAEGAN, Batch: 8,
-			Optim: model.OptimConfig{Kind: "adam"}, NoEquilibrium: true, Seed: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		x := make([]float32, 8*tr.Arch.ImageLen())
-		if _, err := tr.Step(x); err != nil {
-			t.Fatal(err)
-		}
+		tr, x := steppedTrainer(t, &noopDriver{}, arch, 8)
 		if n := testing.AllocsPerRun(3, func() {
 			if _, err := tr.Step(x); err != nil {
 				t.Fatal(err)
