@@ -9,12 +9,13 @@
 // libraries (scripts/install-cuda-toolkit.sh); where only the link stubs are
 // present, set CGO_LDFLAGS=-L/usr/lib/x86_64-linux-gnu/stubs.
 //
-// The driver uses the device Options.Device names. Its CUDA context lives on
-// one OS thread: a goroutine locked to that thread runs every call, one at a
-// time, so the Driver's methods are safe for concurrent use. The kernels are
-// the PTX of package kernels, loaded once; launches and copies go on the
-// default stream, so they run in order. A New that fails part-way destroys
-// what it made (context, modules, cuBLAS handle).
+// The driver uses the device Options.Device names. Its methods run one at a
+// time, under a mutex, on the calling goroutine: locked to its OS thread for
+// the call, with the driver's CUDA context made current there
+// (cuCtxSetCurrent), so a call costs its own cgo calls and no hand-off to
+// another thread. The kernels are the PTX of package kernels, loaded once;
+// launches and copies go on the default stream, so they run in order. A New
+// that fails part-way destroys what it made (context, modules, cuBLAS handle).
 //
 // cuBLAS: the driver creates its own handle and calls cublasSgemm through
 // small cgo wrappers (gorgonia.org/cu/blas hides its handle, which TF32 math

@@ -200,7 +200,7 @@ func (d *Driver) AllReduce(spans []gpu.Span) error {
 
 // wait polls the default stream until the queued all-reduce is done, NCCL
 // reports an error, or the timeout passes; in the last two cases it aborts
-// the communicator. It runs on the driver's thread.
+// the communicator. It runs inside do, with the context current.
 func (g *ncclGroup) wait() error {
 	deadline := time.Now().Add(g.timeout)
 	for pause := time.Microsecond; ; pause = min(2*pause, time.Millisecond) {
@@ -225,8 +225,8 @@ func (g *ncclGroup) wait() error {
 	}
 }
 
-// leaveNCCL destroys the NCCL communicator, if any (on the driver's thread,
-// before the context goes).
+// leaveNCCL destroys the NCCL communicator, if any (inside do, before the
+// context goes).
 func (d *Driver) leaveNCCL() error {
 	g := d.nccl
 	d.nccl = nil
