@@ -11,9 +11,10 @@ import (
 
 // Launch geometry shared with kernels/common.cuh.
 const (
-	block    = 256  // BLOCK in common.cuh: threads per block of every kernel
-	maxGrid  = 1024 // most blocks of an elementwise (grid-stride) kernel
-	lossGrid = 256  // most blocks of a loss's first reduction stage
+	block    = 256   // BLOCK in common.cuh: threads per block of every kernel
+	maxGrid  = 1024  // most blocks of an elementwise (grid-stride) kernel
+	maxGridY = 65535 // most blocks along a grid's y or z dimension
+	lossGrid = 256   // most blocks of a loss's first reduction stage
 )
 
 // Buffer is device memory holding Len() float32 elements.
@@ -140,10 +141,16 @@ func (b *Backend) launchArgs(op, kernel string, grid, blk Dim3) {
 // gridFor is the grid of a grid-stride kernel over n elements: one thread
 // per element up to maxGrid blocks.
 func gridFor(n, most int) Dim3 {
-	if n > math.MaxInt32-block*maxGrid { // the kernels' i += stride must not overflow
+	checkIndex(n)
+	return Dim3{min(max((n+block-1)/block, 1), most), 1, 1}
+}
+
+// checkIndex panics when a grid-stride loop over n elements would overflow
+// the kernels' int index (i += stride).
+func checkIndex(n int) {
+	if n > math.MaxInt32-block*maxGrid {
 		panic(fmt.Sprintf("gpu: %d elements overflow the kernels' int indices", n))
 	}
-	return Dim3{min(max((n+block-1)/block, 1), most), 1, 1}
 }
 
 // each launches a grid-stride kernel over n elements; n = 0 launches nothing.
@@ -152,6 +159,21 @@ func (b *Backend) each(op, kernel string, n int, args ...Arg) {
 		return
 	}
 	b.launch(op, kernel, gridFor(n, maxGrid), Dim3{block, 1, 1}, args...)
+}
+
+// eachXYZ launches a kernel whose x dimension is a grid-stride loop over nx
+// elements and whose y and z dimensions loop over ny and nz (GRID_STRIDE_Y,
+// GRID_STRIDE_Z): one block per (y, z) pair up to maxGridY each, and blocks
+// of fewer threads when nx is small, so that a short row does not idle most
+// of a block. An empty range launches nothing.
+func (b *Backend) eachXYZ(op, kernel string, nx, ny, nz int, args ...Arg) {
+	if nx == 0 || ny == 0 || nz == 0 {
+		return
+	}
+	checkIndex(nx)
+	threads := min(block, (nx+31)/32*32) // whole warps
+	grid := Dim3{min((nx+threads-1)/threads, maxGrid), min(ny, maxGridY), min(nz, maxGridY)}
+	b.launch(op, kernel, grid, Dim3{threads, 1, 1}, args...)
 }
 
 // perChannel launches a kernel that reduces one channel per block.

@@ -50,7 +50,7 @@ func (p convPlan) chunks(n int, f func(n0, nb int)) {
 
 // im2col fills the plan's column matrix from the nb samples at x.
 func (b *Backend) im2col(op string, g backend.ConvGeom, p convPlan, x DevicePtr, nb int) {
-	b.each(op, "im2col", p.crr*nb*p.s, Ptr(p.col), Ptr(x), Int(nb), Int(g.C), Int(g.H), Int(g.W), Int(g.R), Int(g.Stride), Int(g.Pad), Int(g.OH), Int(g.OW))
+	b.eachXYZ(op, "im2col", nb*p.s, g.C, 1, Ptr(p.col), Ptr(x), Int(nb), Int(g.C), Int(g.H), Int(g.W), Int(g.R), Int(g.Stride), Int(g.Pad), Int(g.OH), Int(g.OW))
 }
 
 // ConvForward sets y = conv(x, w): per chunk, col = im2col(x), prod = w·col
@@ -62,7 +62,7 @@ func (b *Backend) ConvForward(g backend.ConvGeom, x, w, y backend.Tensor) {
 	p.chunks(g.N, func(n0, nb int) {
 		b.im2col(op, g, p, px+DevicePtr(4*n0*g.C*g.H*g.W), nb)
 		b.gemm(op, false, false, g.K, nb*p.s, p.crr, 1, pw, p.col, 0, p.prod)
-		b.each(op, "nks_from_kns", nb*g.K*p.s, Ptr(py+DevicePtr(4*n0*g.K*p.s)), Ptr(p.prod), Int(nb), Int(g.K), Int(p.s))
+		b.eachXYZ(op, "nks_from_kns", g.K*p.s, nb, 1, Ptr(py+DevicePtr(4*n0*g.K*p.s)), Ptr(p.prod), Int(nb), Int(g.K), Int(p.s))
 	})
 }
 
@@ -73,9 +73,9 @@ func (b *Backend) ConvBackwardData(g backend.ConvGeom, dy, w, dx backend.Tensor)
 	p := b.plan(op, g)
 	pdy, pw, pdx := ptr(dy), ptr(w), ptr(dx)
 	p.chunks(g.N, func(n0, nb int) {
-		b.each(op, "kns_from_nks", nb*g.K*p.s, Ptr(p.prod), Ptr(pdy+DevicePtr(4*n0*g.K*p.s)), Int(nb), Int(g.K), Int(p.s))
+		b.eachXYZ(op, "kns_from_nks", g.K*p.s, nb, 1, Ptr(p.prod), Ptr(pdy+DevicePtr(4*n0*g.K*p.s)), Int(nb), Int(g.K), Int(p.s))
 		b.gemm(op, true, false, p.crr, nb*p.s, g.K, 1, pw, p.prod, 0, p.col)
-		b.each(op, "col2im", nb*g.C*g.H*g.W, Ptr(pdx+DevicePtr(4*n0*g.C*g.H*g.W)), Ptr(p.col),
+		b.eachXYZ(op, "col2im", g.H*g.W, g.C, nb, Ptr(pdx+DevicePtr(4*n0*g.C*g.H*g.W)), Ptr(p.col),
 			Int(nb), Int(g.C), Int(g.H), Int(g.W), Int(g.R), Int(g.Stride), Int(g.Pad), Int(g.OH), Int(g.OW))
 	})
 }
@@ -88,7 +88,7 @@ func (b *Backend) ConvBackwardFilter(g backend.ConvGeom, x, dy, dw backend.Tenso
 	px, pdy, pdw := ptr(x), ptr(dy), ptr(dw)
 	p.chunks(g.N, func(n0, nb int) {
 		b.im2col(op, g, p, px+DevicePtr(4*n0*g.C*g.H*g.W), nb)
-		b.each(op, "kns_from_nks", nb*g.K*p.s, Ptr(p.prod), Ptr(pdy+DevicePtr(4*n0*g.K*p.s)), Int(nb), Int(g.K), Int(p.s))
+		b.eachXYZ(op, "kns_from_nks", g.K*p.s, nb, 1, Ptr(p.prod), Ptr(pdy+DevicePtr(4*n0*g.K*p.s)), Int(nb), Int(g.K), Int(p.s))
 		b.gemm(op, false, true, g.K, p.crr, nb*p.s, 1, p.prod, p.col, 1, pdw)
 	})
 }

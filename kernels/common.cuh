@@ -20,6 +20,13 @@
 #define GRID_STRIDE(i, n) \
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += blockDim.x * gridDim.x)
 
+// GRID_STRIDE_Y and GRID_STRIDE_Z are GRID_STRIDE along the grid's y and z
+// dimensions.
+#define GRID_STRIDE_Y(i, n) \
+    for (int i = blockIdx.y * blockDim.y + threadIdx.y; i < (n); i += blockDim.y * gridDim.y)
+#define GRID_STRIDE_Z(i, n) \
+    for (int i = blockIdx.z * blockDim.z + threadIdx.z; i < (n); i += blockDim.z * gridDim.z)
+
 // block_sum returns Σ v over the threads of the block to every thread. buf is
 // a __shared__ array of BLOCK floats; every thread of the block must call it.
 // The tree order is fixed, so the result is the same on every run. A launch
