@@ -60,6 +60,8 @@ type Backend struct {
 	partial   DevicePtr       // lossGrid floats: first-stage loss sums
 	work      DevicePtr       // convolution workspace, workLen floats
 	workLen   int
+	chunk     DevicePtr // per-chunk results of per-channel reductions, chunkLen floats
+	chunkLen  int
 	workLimit int   // see SetWorkspaceLimit
 	args      []Arg // the arguments of the launch being made (launchArgs)
 }
@@ -176,12 +178,50 @@ func (b *Backend) eachXYZ(op, kernel string, nx, ny, nz int, args ...Arg) {
 	b.launch(op, kernel, grid, Dim3{threads, 1, 1}, args...)
 }
 
-// perChannel launches a kernel that reduces one channel per block.
-func (b *Backend) perChannel(op, kernel string, c int, args ...Arg) {
+// Per-channel reductions (kernels/common.cuh) split each channel's values
+// into chunks of about chunkValues (8 per thread of a block), at most
+// maxChunks of them.
+const (
+	chunkValues = 8 * block
+	maxChunks   = 64
+)
+
+// chunksFor is the number of chunks per channel of a reduction over m
+// values per channel; it depends on the shape only, so the sums' order
+// does too.
+func chunksFor(m int) int { return min(max((m+chunkValues-1)/chunkValues, 1), maxChunks) }
+
+// chunkResults returns scratch device memory for n per-chunk results.
+func (b *Backend) chunkResults(op string, n int) DevicePtr {
+	b.grow(op, &b.chunk, &b.chunkLen, n)
+	return b.chunk
+}
+
+// perChunk launches a kernel over (chunk, channel) blocks: k chunks of each
+// of c channels.
+func (b *Backend) perChunk(op, kernel string, c, k int, args ...Arg) {
 	if c == 0 {
 		return
 	}
-	b.launch(op, kernel, Dim3{c, 1, 1}, Dim3{block, 1, 1}, args...)
+	b.launch(op, kernel, Dim3{k, min(c, maxGridY), 1}, Dim3{block, 1, 1}, args...)
+}
+
+// grow makes *p, holding *have floats, hold at least need floats: a new
+// allocation (the old one freed) when it is too small, so that scratch
+// memory sized by the largest layer so far makes steady training allocate
+// nothing.
+func (b *Backend) grow(op string, p *DevicePtr, have *int, need int) {
+	if need <= *have {
+		return
+	}
+	if *have > 0 {
+		if err := b.d.Free(*p); err != nil {
+			fail(op, err, "Free(scratch of %d floats)", *have)
+		}
+		*p, *have = 0, 0
+	}
+	*p = b.alloc(op, need, []int{need})
+	*have = need
 }
 
 // New allocates a zeroed tensor of the given shape.

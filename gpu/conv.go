@@ -25,17 +25,7 @@ func (b *Backend) plan(op string, g backend.ConvGeom) convPlan {
 	p := convPlan{crr: g.C * g.R * g.R, s: g.OH * g.OW}
 	per := (p.crr + g.K) * p.s
 	p.nb = min(max(b.workLimit/max(per, 1), 1), g.N)
-	need := p.nb * per
-	if need > b.workLen {
-		if b.workLen > 0 {
-			if err := b.d.Free(b.work); err != nil {
-				fail(op, err, "Free(workspace of %d floats)", b.workLen)
-			}
-			b.work, b.workLen = 0, 0
-		}
-		b.work = b.alloc(op, need, []int{p.nb, p.crr + g.K, p.s})
-		b.workLen = need
-	}
+	b.grow(op, &b.work, &b.workLen, p.nb*per)
 	p.col = b.work
 	p.prod = b.work + DevicePtr(4*p.nb*p.crr*p.s)
 	return p

@@ -23,14 +23,22 @@ func (b *Backend) BiasForward(y, bias backend.Tensor, n, c, s int) {
 
 // BiasBackward accumulates db[c] += Σ_{n,s} dy[n,c,s].
 func (b *Backend) BiasBackward(dy, db backend.Tensor, n, c, s int) {
-	b.perChannel("BiasBackward", "bias_backward", c, dev(db), dev(dy), Int(n), Int(c), Int(s))
+	const op = "BiasBackward"
+	k := chunksFor(n * s)
+	part := b.chunkResults(op, c*k)
+	b.perChunk(op, "bias_backward_part", c, k, Ptr(part), dev(dy), Int(n), Int(c), Int(s), Int(k))
+	b.each(op, "add_chunk_sums", c, dev(db), Ptr(part), Int(c), Int(k))
 }
 
 // BatchNormTrain normalises x with its batch statistics and updates the
 // running statistics.
 func (b *Backend) BatchNormTrain(x, gamma, beta, y, mean, invstd, runMean, runVar backend.Tensor, n, c, s int, momentum, eps float32) {
 	const op = "BatchNormTrain"
-	b.perChannel(op, "bn_train_stats", c, dev(x), dev(mean), dev(invstd), dev(runMean), dev(runVar), Int(n), Int(c), Int(s), F32(momentum), F32(eps))
+	k := chunksFor(n * s)
+	part := b.chunkResults(op, 2*c*k)
+	b.perChunk(op, "bn_stats_part", c, k, Ptr(part), dev(x), Int(n), Int(c), Int(s), Int(k))
+	b.each(op, "bn_stats_finish", c, dev(mean), dev(invstd), dev(runMean), dev(runVar), Ptr(part),
+		Int(n), Int(c), Int(s), Int(k), F32(momentum), F32(eps))
 	b.each(op, "bn_apply", n*c*s, dev(y), dev(x), dev(mean), dev(invstd), dev(gamma), dev(beta), Int(n), Int(c), Int(s))
 }
 
@@ -42,8 +50,12 @@ func (b *Backend) BatchNormEval(x, gamma, beta, y, runMean, runVar backend.Tenso
 // BatchNormBackward sets dx (unless nil) and accumulates dgamma, dbeta
 // (unless dgamma is nil).
 func (b *Backend) BatchNormBackward(x, dy, gamma, mean, invstd, dx, dgamma, dbeta backend.Tensor, n, c, s int) {
-	b.perChannel("BatchNormBackward", "bn_backward", c, dev(dx), dev(dgamma), dev(dbeta),
-		dev(x), dev(dy), dev(gamma), dev(mean), dev(invstd), Int(n), Int(c), Int(s))
+	const op = "BatchNormBackward"
+	k := chunksFor(n * s)
+	part := b.chunkResults(op, 2*c*k)
+	b.perChunk(op, "bn_backward_part", c, k, Ptr(part), dev(x), dev(dy), dev(mean), dev(invstd), Int(n), Int(c), Int(s), Int(k))
+	b.perChunk(op, "bn_backward_apply", c, k, dev(dx), dev(dgamma), dev(dbeta), dev(x), dev(dy), dev(gamma),
+		dev(mean), dev(invstd), Ptr(part), Int(n), Int(c), Int(s), Int(k))
 }
 
 // ActForward sets y = f(x).

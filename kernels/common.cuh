@@ -5,6 +5,15 @@
 // grid size covers any length; block reductions go through __shared__ memory
 // with a __syncthreads that every thread of the block reaches (no
 // warp-synchronous code), and assume blockDim.x == BLOCK.
+//
+// Per-channel reductions over x viewed as [N, C, S] (BatchNorm, bias
+// gradients) run in two passes. The first runs over a grid of (chunk,
+// channel) blocks: chunk k of `chunks` holds the channel's values at the flat
+// positions q ∈ [chunk_begin(M, k, chunks), chunk_begin(M, k+1, chunks)) of
+// its M = N*S values, value q being x[((q/S)*C + ch)*S + q%S], and leaves
+// one result per chunk; the second adds a channel's chunk results in the
+// order k = 0, 1, ..., so every sum is the same on every run, while every SM
+// has blocks to run.
 #pragma once
 
 // EXTERN_SHARED(T, name) declares the block's dynamic shared memory (the
@@ -49,3 +58,42 @@ static __device__ inline float block_sum(float v, float* buf) {
     __syncthreads(); // buf may be reused right after the call
     return r;
 }
+
+// chunk_begin is the first flat position of chunk k when m values are split
+// into chunks nearly equal chunks (chunk_begin(m, chunks, chunks) = m).
+static __device__ inline int chunk_begin(int m, int k, int chunks) {
+    return (int)((long long)m * k / chunks);
+}
+
+// ChannelWalk steps one thread of a block through its share of positions
+// [q0, q1) of channel ch of x [N, C, S]: q0 + threadIdx.x, then every
+// blockDim.x, with `at` the value's offset in x. It divides once, at the
+// start, and only adds after that.
+struct ChannelWalk {
+    int q, end, step;  // the position, q1, blockDim.x
+    int j, s, dj;      // the place q%S within its sample's run, S, step%S
+    int at, jump, wrap; // offset in x, its change per step, and per run crossed
+
+    __device__ ChannelWalk(int ch, int c, int s_, int q0, int q1)
+        : q(q0 + threadIdx.x), end(q1), step(blockDim.x), j(0), s(s_), dj(0), at(0), jump(0), wrap(0) {
+        if (q >= end) { // nothing to walk (and S may be 0)
+            return;
+        }
+        int b = q / s, db = step / s;
+        j = q - b * s;
+        dj = step - db * s;
+        at = (b * c + ch) * s + j;
+        jump = db * c * s + dj;
+        wrap = c * s - s;
+    }
+    __device__ bool more() const { return q < end; }
+    __device__ void next() {
+        q += step;
+        j += dj;
+        at += jump;
+        if (j >= s) {
+            j -= s;
+            at += wrap;
+        }
+    }
+};

@@ -10,12 +10,16 @@
 //   leaky_relu_backward dx = y > 0 ? dy : slope*dy      (slope > 0)
 //   tanh_backward:      dx = (1 - y²)*dy
 //   bias_forward:       y[n,c,s] += b[c]                  (y viewed as [N, C, S])
-//   bias_backward:      db[c] += Σ_{n,s} dy[n,c,s]        (one block per channel)
+//   bias_backward_part: part[c*chunks + k] = Σ dy[n,c,s] over chunk k of channel c
+//                       (grid (chunks, C) blocks of BLOCK; common.cuh)
+//   add_chunk_sums:     out[c] += Σ_k part[c*chunks + k], k increasing
+//                       (so db += Σ_{n,s} dy[n,c,s] in a fixed order)
 // The backward activations read the forward output y only, so y may alias x
 // and dx may alias dy.
 //
-// Versions: v1 of each, grid-stride loops; bias_backward reduces one channel
-// per block of BLOCK threads in a fixed order (deterministic).
+// Versions: v1 of each, grid-stride loops; the bias gradient v2, over
+// (chunk, channel) blocks and a fixed-order second pass (v1 reduced one
+// channel per block, which left most SMs idle and divided per element).
 #include "common.cuh"
 
 extern "C" __global__ void fill(float* x, int n, float v) {
@@ -63,17 +67,29 @@ extern "C" __global__ void bias_forward(float* y, const float* b, int n, int c, 
     GRID_STRIDE(i, n * c * s) { y[i] += b[(i / s) % c]; }
 }
 
-// bias_backward runs with grid = C blocks of BLOCK threads.
-extern "C" __global__ void bias_backward(float* db, const float* dy, int n, int c, int s) {
+extern "C" __global__ void bias_backward_part(float* part, const float* dy, int n, int c, int s, int chunks) {
     __shared__ float buf[BLOCK];
-    int ch = blockIdx.x;
-    float acc = 0.0f;
-    for (int j = threadIdx.x; j < n * s; j += blockDim.x) {
-        int k = j / s;
-        acc += dy[(k * c + ch) * s + j % s];
+    int m = n * s;
+    GRID_STRIDE_Y(ch, c) {
+        for (int k = blockIdx.x; k < chunks; k += gridDim.x) {
+            float acc = 0.0f;
+            for (ChannelWalk it(ch, c, s, chunk_begin(m, k, chunks), chunk_begin(m, k + 1, chunks)); it.more(); it.next()) {
+                acc += dy[it.at];
+            }
+            float sum = block_sum(acc, buf);
+            if (threadIdx.x == 0) {
+                part[ch * chunks + k] = sum;
+            }
+        }
     }
-    float sum = block_sum(acc, buf);
-    if (threadIdx.x == 0) {
-        db[ch] += sum;
+}
+
+extern "C" __global__ void add_chunk_sums(float* out, const float* part, int c, int chunks) {
+    GRID_STRIDE(ch, c) {
+        float acc = 0.0f;
+        for (int k = 0; k < chunks; k++) {
+            acc += part[ch * chunks + k];
+        }
+        out[ch] += acc;
     }
 }

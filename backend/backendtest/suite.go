@@ -345,7 +345,12 @@ func testConvBackwardFilter(t *testing.T, b backend.Backend, tol Tolerance) {
 
 // ncsShapes are the [n, c, s] views of the bias and batch-norm tests: image
 // layers (s > 1), Linear layers (s = 1), odd and empty ones.
-var ncsShapes = [][3]int{{4, 3, 5}, {2, 17, 9}, {8, 33, 1}, {3, 1, 1}, {1, 2, 7}, {5, 4, 49}, {2, 0, 3}}
+// ncsShapes are the [N, C, S] shapes of the per-channel ops. The last two
+// have more than 2,048 values per channel, which the GPU backend reduces in
+// several chunks per channel, with chunk boundaries inside a sample's run
+// of S: 2,107 values in runs of 7 (shorter than a block) and 5,002 in runs
+// of 2,501 (longer).
+var ncsShapes = [][3]int{{4, 3, 5}, {2, 17, 9}, {8, 33, 1}, {3, 1, 1}, {1, 2, 7}, {5, 4, 49}, {2, 0, 3}, {301, 2, 7}, {2, 2, 2501}}
 
 func ncsName(s [3]int) string { return fmt.Sprintf("n%d_c%d_s%d", s[0], s[1], s[2]) }
 
