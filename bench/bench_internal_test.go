@@ -260,3 +260,50 @@ func TestTorchStep(t *testing.T) {
 		}
 	}
 }
+
+// TestRoofline checks the estimate against sums done by hand: a conv's
+// bytes (mnist's enc.conv1 forward at batch 64: input 64×1×28×28, weights
+// 32×1×4×4, output 64×32×14×14, 4 bytes each), a linear layer's weight
+// gradient (which reads and writes dw), a compute-bound product at the TF32
+// and FP32 peaks, and the table's sum.
+func TestRoofline(t *testing.T) {
+	a, err := lookupArch("mnist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := archOps(a, 64)
+	byName := map[string]op{}
+	for _, o := range ops {
+		byName[o.name] = o
+	}
+	conv := byName["enc.conv1 fwd"]
+	if want := 4.0 * (64*28*28 + 32*4*4 + 64*32*14*14); conv.bytes != want {
+		t.Errorf("enc.conv1 fwd moves %v bytes, want %v", conv.bytes, want)
+	}
+	sec, bound := h100.estimate(conv, true)
+	if want := conv.bytes / 3.35e12; sec != want || bound != "memory" {
+		t.Errorf("enc.conv1 fwd: %v s (%s), want %v s (memory)", sec, bound, want)
+	}
+	fc := byName["enc.fc bwd filter"] // 64 images of 64×7×7 inputs to 512 outputs
+	if in, out := 64*7*7, 512; fc.bytes != 4*float64(64*in+64*out+2*in*out) {
+		t.Errorf("enc.fc bwd filter moves %v bytes, want %v", fc.bytes, 4*float64(64*in+64*out+2*in*out))
+	}
+	g := gemmOp(2048)
+	g.bytes = 3 * 4 * 2048 * 2048
+	if sec, bound := h100.estimate(g, true); sec != 2*2048.0*2048*2048/495e12 || bound != "compute" {
+		t.Errorf("sgemm 2048³ on TF32: %v s (%s), want %v s (compute)", sec, bound, 2*2048.0*2048*2048/495e12)
+	}
+	if sec, _ := h100.estimate(g, false); sec != 2*2048.0*2048*2048/67e12 {
+		t.Errorf("sgemm 2048³ on FP32: %v s, want %v s", sec, 2*2048.0*2048*2048/67e12)
+	}
+	var buf bytes.Buffer
+	writeRoofline(&buf, h100, a, 64)
+	var sum float64
+	for _, o := range ops {
+		s, _ := h100.estimate(o, true)
+		sum += s
+	}
+	if want := fmt.Sprintf("| **sum of %d ops** | | | | **%.1f** |", len(ops), sum*1e6); !strings.Contains(buf.String(), want) {
+		t.Errorf("the table lacks %q:\n%s", want, buf.String())
+	}
+}

@@ -20,6 +20,7 @@ type config struct {
 	batch, threads            int
 	steps, rounds             int
 	ops, torch, json          bool
+	roofline                  bool // -roofline: print the H100 estimate only
 	ranks                     int  // -ranks: measure data-parallel scaling up to this many ranks
 	rankWorker                bool // run as one rank of a -ranks measurement (under mpirun)
 	out, ompWait, torchDevice string
@@ -42,6 +43,7 @@ func parseFlags(args []string, torchDefault bool) (config, error) {
 	fs.StringVar(&c.out, "out", "bench/results", "folder for bench.md, bench.json and bench.png")
 	fs.StringVar(&c.ompWait, "omp-wait", "passive", "OMP_WAIT_POLICY for OpenMP in this process (OpenBLAS) and in PyTorch's: passive or active")
 	fs.BoolVar(&c.json, "json", false, "print only this run's JSON on stdout")
+	fs.BoolVar(&c.roofline, "roofline", false, "print a roofline estimate of every op of -arch on an H100 (FLOPs and bytes against its peak rates; no measurement) and write roofline.md under -out")
 	fs.IntVar(&c.ranks, "ranks", 0, "measure data-parallel training with 1 to N MPI ranks (CPU, threads split between them) and the all-reduce's bandwidth\ninto scaling.md; needs go run -tags mpi")
 	fs.BoolVar(&c.rankWorker, "rank-worker", false, "internal: one rank of a -ranks measurement, started by mpirun")
 	if err := fs.Parse(args); err != nil {
@@ -89,6 +91,8 @@ func main() {
 		os.Exit(2)
 	}
 	switch {
+	case c.roofline:
+		err = roofline(c)
 	case c.rankWorker:
 		err = rankWorker(c)
 	case c.ranks > 0:

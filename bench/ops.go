@@ -15,7 +15,7 @@ type op struct {
 	name  string  // e.g. "enc.conv1 fwd", "dis.bn2 bwd", "KL"
 	shape string  // the operands, human-readable
 	flop  float64 // floating-point operations per call; 0 for memory-bound ops
-	bytes float64 // bytes read and written per call, for memory-bound ops
+	bytes float64 // bytes each operand is read or written once per call: the least any device moves
 	// setup allocates the operands on b, filled with seeded random values,
 	// and returns the call to time.
 	setup func(b backend.Backend) func()
@@ -104,7 +104,8 @@ func passOps(l layer, n int) []op {
 			dy, x, dw := random(b, 1, -1, 1, n, l.Out), random(b, 2, -1, 1, n, l.In), b.New(l.Out, l.In)
 			return func() { b.Gemm(true, false, l.Out, l.In, n, 1, dy, x, 1, dw) }
 		}
-		return passes(l.Name, shape, flop, fwd, data, filter)
+		x, w, y := float64(n*l.In), float64(l.In*l.Out), float64(n*l.Out)
+		return passes(l.Name, shape, flop, 4*(x+w+y), 4*(x+y+2*w), fwd, data, filter)
 	}
 	g := l.Geom(n)
 	in := []int{g.N, g.C, g.H, g.W}    // the convolution's input
@@ -122,19 +123,25 @@ func passOps(l layer, n int) []op {
 		x, dy, dw := random(b, 1, -1, 1, in...), random(b, 2, -1, 1, out...), b.New(wshape...)
 		return func() { b.ConvBackwardFilter(g, x, dy, dw) }
 	}
+	// The input, the weights and the output, read or written once by every
+	// pass; the weight gradient is also read (it accumulates).
+	x, w, y := float64(g.N*g.C*g.H*g.W), float64(g.K*g.C*g.R*g.R), float64(g.N*g.K*g.OH*g.OW)
+	pass, grad := 4*(x+w+y), 4*(x+y+2*w)
 	if l.Kind == model.ConvTranspose {
 		shape := fmt.Sprintf("%d×%d×%d×%d → %d×%d×%d, k%d s%d p%d op%d", n, l.In, l.H, l.W, l.Out, g.H, g.W, l.R, l.Stride, l.Pad, l.OutPad)
-		return passes(l.Name, shape, flop, convT, conv, filter)
+		return passes(l.Name, shape, flop, pass, grad, convT, conv, filter)
 	}
 	shape := fmt.Sprintf("%d×%d×%d×%d → %d×%d×%d, k%d s%d p%d", n, l.In, l.H, l.W, l.Out, g.OH, g.OW, l.R, l.Stride, l.Pad)
-	return passes(l.Name, shape, flop, conv, convT, filter)
+	return passes(l.Name, shape, flop, pass, grad, conv, convT, filter)
 }
 
-func passes(name, shape string, flop float64, fwd, data, filter func(backend.Backend) func()) []op {
+// passes are a layer's three ops: the forward pass and data gradient each
+// move passBytes, the weight gradient gradBytes.
+func passes(name, shape string, flop, passBytes, gradBytes float64, fwd, data, filter func(backend.Backend) func()) []op {
 	return []op{
-		{group: groupLayer, name: name + " fwd", shape: shape, flop: flop, setup: fwd},
-		{group: groupLayer, name: name + " bwd data", shape: shape, flop: flop, setup: data},
-		{group: groupLayer, name: name + " bwd filter", shape: shape, flop: flop, setup: filter},
+		{group: groupLayer, name: name + " fwd", shape: shape, flop: flop, bytes: passBytes, setup: fwd},
+		{group: groupLayer, name: name + " bwd data", shape: shape, flop: flop, bytes: passBytes, setup: data},
+		{group: groupLayer, name: name + " bwd filter", shape: shape, flop: flop, bytes: gradBytes, setup: filter},
 	}
 }
 
