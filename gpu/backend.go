@@ -62,6 +62,8 @@ type Backend struct {
 	workLen   int
 	chunk     DevicePtr // per-chunk results of per-channel reductions, chunkLen floats
 	chunkLen  int
+	count     DevicePtr // per-channel counts of finished chunks, countLen zeros between launches
+	countLen  int
 	workLimit int   // see SetWorkspaceLimit
 	args      []Arg // the arguments of the launch being made (launchArgs)
 }
@@ -191,10 +193,16 @@ const (
 // does too.
 func chunksFor(m int) int { return min(max((m+chunkValues-1)/chunkValues, 1), maxChunks) }
 
-// chunkResults returns scratch device memory for n per-chunk results.
-func (b *Backend) chunkResults(op string, n int) DevicePtr {
+// chunkScratch returns scratch device memory for n per-chunk results and c
+// per-channel counts of finished chunks (last_chunk in kernels/common.cuh),
+// which are zero: set so when allocated, and each launch leaves them so.
+func (b *Backend) chunkScratch(op string, n, c int) (results, counts DevicePtr) {
 	b.grow(op, &b.chunk, &b.chunkLen, n)
-	return b.chunk
+	if c > b.countLen {
+		b.grow(op, &b.count, &b.countLen, c)
+		b.launch(op, "fill", gridFor(c, maxGrid), Dim3{block, 1, 1}, Ptr(b.count), Int(c), F32(0)) // 0.0f is all zero bits
+	}
+	return b.chunk, b.count
 }
 
 // perChunk launches a kernel over (chunk, channel) blocks: k chunks of each

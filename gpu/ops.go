@@ -25,9 +25,8 @@ func (b *Backend) BiasForward(y, bias backend.Tensor, n, c, s int) {
 func (b *Backend) BiasBackward(dy, db backend.Tensor, n, c, s int) {
 	const op = "BiasBackward"
 	k := chunksFor(n * s)
-	part := b.chunkResults(op, c*k)
-	b.perChunk(op, "bias_backward_part", c, k, Ptr(part), dev(dy), Int(n), Int(c), Int(s), Int(k))
-	b.each(op, "add_chunk_sums", c, dev(db), Ptr(part), Int(c), Int(k))
+	part, count := b.chunkScratch(op, c*k, c)
+	b.perChunk(op, "bias_backward", c, k, dev(db), Ptr(part), Ptr(count), dev(dy), Int(n), Int(c), Int(s), Int(k))
 }
 
 // BatchNormTrain normalises x with its batch statistics and updates the
@@ -35,9 +34,8 @@ func (b *Backend) BiasBackward(dy, db backend.Tensor, n, c, s int) {
 func (b *Backend) BatchNormTrain(x, gamma, beta, y, mean, invstd, runMean, runVar backend.Tensor, n, c, s int, momentum, eps float32) {
 	const op = "BatchNormTrain"
 	k := chunksFor(n * s)
-	part := b.chunkResults(op, 2*c*k)
-	b.perChunk(op, "bn_stats_part", c, k, Ptr(part), dev(x), Int(n), Int(c), Int(s), Int(k))
-	b.each(op, "bn_stats_finish", c, dev(mean), dev(invstd), dev(runMean), dev(runVar), Ptr(part),
+	part, count := b.chunkScratch(op, 2*c*k, c)
+	b.perChunk(op, "bn_train_stats", c, k, dev(mean), dev(invstd), dev(runMean), dev(runVar), Ptr(part), Ptr(count), dev(x),
 		Int(n), Int(c), Int(s), Int(k), F32(momentum), F32(eps))
 	b.each(op, "bn_apply", n*c*s, dev(y), dev(x), dev(mean), dev(invstd), dev(gamma), dev(beta), Int(n), Int(c), Int(s))
 }
@@ -52,7 +50,7 @@ func (b *Backend) BatchNormEval(x, gamma, beta, y, runMean, runVar backend.Tenso
 func (b *Backend) BatchNormBackward(x, dy, gamma, mean, invstd, dx, dgamma, dbeta backend.Tensor, n, c, s int) {
 	const op = "BatchNormBackward"
 	k := chunksFor(n * s)
-	part := b.chunkResults(op, 2*c*k)
+	part, _ := b.chunkScratch(op, 2*c*k, 0)
 	b.perChunk(op, "bn_backward_part", c, k, Ptr(part), dev(x), dev(dy), dev(mean), dev(invstd), Int(n), Int(c), Int(s), Int(k))
 	b.perChunk(op, "bn_backward_apply", c, k, dev(dx), dev(dgamma), dev(dbeta), dev(x), dev(dy), dev(gamma),
 		dev(mean), dev(invstd), Ptr(part), Int(n), Int(c), Int(s), Int(k))

@@ -1,10 +1,10 @@
 // batchnorm.cu: batch normalisation over x viewed as [N, C, S], per channel c,
 // with M = N*S values per channel.
 //
-//   bn_stats_part, bn_stats_finish: the batch statistics, in two passes
-//   (common.cuh): per chunk k of channel c, with cnt_k values,
+//   bn_train_stats: the batch statistics, in two passes of one launch
+//   (common.cuh; count: C zeros): per chunk k of channel c, with cnt_k values,
 //       part[2(c*chunks+k)] = sum_k = Σx, part[2(c*chunks+k)+1] = sq_k = Σ(x - sum_k/cnt_k)²;
-//   then per channel, adding over k in increasing order,
+//   then, in the block that finishes the channel, adding over k in increasing order,
 //       mean = Σ sum_k/M, var = Σ (sq_k + cnt_k*(sum_k/cnt_k - mean)²)/M (biased;
 //       the chunks' squared deviations moved to the channel's mean, exact in
 //       real arithmetic), invstd = 1/sqrt(var+eps),
@@ -20,11 +20,41 @@
 //       dx = gamma*invstd*(dy - sdy/M - xhat*sdyx/M)  (when dx is not null)
 //
 // Versions: v2, the reductions over (chunk, channel) blocks and a fixed-order
-// second pass (deterministic); v1 reduced one channel per block, leaving
-// most SMs idle for the few channels of a layer, and divided per element.
+// second pass (deterministic): in the same launch for the statistics, in
+// bn_backward_apply for the gradients, whose every block needs the sums; v1
+// reduced one channel per block, leaving most SMs idle for the few channels
+// of a layer, and divided per element.
 #include "common.cuh"
 
-extern "C" __global__ void bn_stats_part(float* part, const float* x, int n, int c, int s, int chunks) {
+// finish_stats combines channel ch's chunk results p (sum_k, sq_k pairs)
+// into its statistics, in increasing k.
+static __device__ void finish_stats(float* mean, float* invstd, float* runMean, float* runVar,
+                                    const volatile float* p, int ch, int m, int chunks,
+                                    float momentum, float eps) {
+    float sum = 0.0f;
+    for (int k = 0; k < chunks; k++) {
+        sum += p[2 * k];
+    }
+    float mu = m > 0 ? sum / (float)m : 0.0f;
+    float sq = 0.0f;
+    for (int k = 0; k < chunks; k++) {
+        int cnt = chunk_begin(m, k + 1, chunks) - chunk_begin(m, k, chunks);
+        if (cnt > 0) {
+            float d = p[2 * k] / (float)cnt - mu;
+            sq += p[2 * k + 1] + (float)cnt * d * d;
+        }
+    }
+    float var = m > 0 ? sq / (float)m : 0.0f;
+    float unbiased = m > 1 ? var * (float)m / (float)(m - 1) : var;
+    mean[ch] = mu;
+    invstd[ch] = 1.0f / sqrtf(var + eps);
+    runMean[ch] = (1.0f - momentum) * runMean[ch] + momentum * mu;
+    runVar[ch] = (1.0f - momentum) * runVar[ch] + momentum * unbiased;
+}
+
+extern "C" __global__ void bn_train_stats(float* mean, float* invstd, float* runMean, float* runVar,
+                                          float* part, float* count, const float* x,
+                                          int n, int c, int s, int chunks, float momentum, float eps) {
     __shared__ float buf[BLOCK];
     int m = n * s;
     GRID_STRIDE_Y(ch, c) {
@@ -46,35 +76,10 @@ extern "C" __global__ void bn_stats_part(float* part, const float* x, int n, int
                 part[2 * (ch * chunks + k)] = sum;
                 part[2 * (ch * chunks + k) + 1] = sq;
             }
-        }
-    }
-}
-
-extern "C" __global__ void bn_stats_finish(float* mean, float* invstd, float* runMean, float* runVar,
-                                           const float* part, int n, int c, int s, int chunks,
-                                           float momentum, float eps) {
-    int m = n * s;
-    GRID_STRIDE(ch, c) {
-        const float* p = part + 2 * ch * chunks;
-        float sum = 0.0f;
-        for (int k = 0; k < chunks; k++) {
-            sum += p[2 * k];
-        }
-        float mu = m > 0 ? sum / (float)m : 0.0f;
-        float sq = 0.0f;
-        for (int k = 0; k < chunks; k++) {
-            int cnt = chunk_begin(m, k + 1, chunks) - chunk_begin(m, k, chunks);
-            if (cnt > 0) {
-                float d = p[2 * k] / (float)cnt - mu;
-                sq += p[2 * k + 1] + (float)cnt * d * d;
+            if (last_chunk((unsigned int*)count + ch, chunks) && threadIdx.x == 0) {
+                finish_stats(mean, invstd, runMean, runVar, part + 2 * ch * chunks, ch, m, chunks, momentum, eps);
             }
         }
-        float var = m > 0 ? sq / (float)m : 0.0f;
-        float unbiased = m > 1 ? var * (float)m / (float)(m - 1) : var;
-        mean[ch] = mu;
-        invstd[ch] = 1.0f / sqrtf(var + eps);
-        runMean[ch] = (1.0f - momentum) * runMean[ch] + momentum * mu;
-        runVar[ch] = (1.0f - momentum) * runVar[ch] + momentum * unbiased;
     }
 }
 

@@ -13,7 +13,9 @@
 // its M = N*S values, value q being x[((q/S)*C + ch)*S + q%S], and leaves
 // one result per chunk; the second adds a channel's chunk results in the
 // order k = 0, 1, ..., so every sum is the same on every run, while every SM
-// has blocks to run.
+// has blocks to run. Where nothing else waits for the sums, the second pass
+// runs in the same launch, in the block that finishes the channel's last
+// chunk (last_chunk).
 #pragma once
 
 // EXTERN_SHARED(T, name) declares the block's dynamic shared memory (the
@@ -97,3 +99,26 @@ struct ChannelWalk {
         }
     }
 };
+
+// last_chunk ends a block's chunk of channel ch, once its results are
+// written: it returns true, to every thread of the block, in the one block
+// that finishes the channel's last chunk, which may then read every chunk's
+// results (through a volatile pointer, past the caches). count points at the
+// channel's count of finished chunks, 0 before the launch; that block sets
+// it back to 0 for the next one. Every thread of the block must call it.
+// (Kernels take the counts as a float* parameter, as the emulator's launch
+// table has no unsigned int*, and cast it.)
+static __device__ inline bool last_chunk(unsigned int* count, int chunks) {
+    __shared__ bool last;
+    __threadfence(); // this block's results are visible before it is counted
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(count, 1u) == (unsigned int)(chunks - 1);
+        if (last) {
+            *count = 0;
+        }
+        __threadfence(); // the other blocks' results are read after the count
+    }
+    __syncthreads();
+    return last;
+}

@@ -10,16 +10,18 @@
 //   leaky_relu_backward dx = y > 0 ? dy : slope*dy      (slope > 0)
 //   tanh_backward:      dx = (1 - y²)*dy
 //   bias_forward:       y[n,c,s] += b[c]                  (y viewed as [N, C, S])
-//   bias_backward_part: part[c*chunks + k] = Σ dy[n,c,s] over chunk k of channel c
-//                       (grid (chunks, C) blocks of BLOCK; common.cuh)
-//   add_chunk_sums:     out[c] += Σ_k part[c*chunks + k], k increasing
-//                       (so db += Σ_{n,s} dy[n,c,s] in a fixed order)
+//   bias_backward:      db[c] += Σ_{n,s} dy[n,c,s]: per chunk k of channel c
+//                       part[c*chunks + k] = Σ over the chunk, then, in the
+//                       block that finishes the channel, db[c] += Σ_k part[...]
+//                       in increasing k (grid (chunks, C) blocks of BLOCK;
+//                       common.cuh; count: C zeros)
 // The backward activations read the forward output y only, so y may alias x
 // and dx may alias dy.
 //
-// Versions: v1 of each, grid-stride loops; the bias gradient v2, over
-// (chunk, channel) blocks and a fixed-order second pass (v1 reduced one
-// channel per block, which left most SMs idle and divided per element).
+// Versions: v1 of each, grid-stride loops; bias_backward v2, over (chunk,
+// channel) blocks and a fixed-order second pass in the same launch (v1
+// reduced one channel per block, which left most SMs idle, and divided per
+// element).
 #include "common.cuh"
 
 extern "C" __global__ void fill(float* x, int n, float v) {
@@ -67,7 +69,8 @@ extern "C" __global__ void bias_forward(float* y, const float* b, int n, int c, 
     GRID_STRIDE(i, n * c * s) { y[i] += b[(i / s) % c]; }
 }
 
-extern "C" __global__ void bias_backward_part(float* part, const float* dy, int n, int c, int s, int chunks) {
+extern "C" __global__ void bias_backward(float* db, float* part, float* count, const float* dy,
+                                         int n, int c, int s, int chunks) {
     __shared__ float buf[BLOCK];
     int m = n * s;
     GRID_STRIDE_Y(ch, c) {
@@ -80,16 +83,14 @@ extern "C" __global__ void bias_backward_part(float* part, const float* dy, int 
             if (threadIdx.x == 0) {
                 part[ch * chunks + k] = sum;
             }
+            if (last_chunk((unsigned int*)count + ch, chunks) && threadIdx.x == 0) {
+                const volatile float* p = part + ch * chunks;
+                float total = 0.0f;
+                for (int i = 0; i < chunks; i++) {
+                    total += p[i];
+                }
+                db[ch] += total;
+            }
         }
-    }
-}
-
-extern "C" __global__ void add_chunk_sums(float* out, const float* part, int c, int chunks) {
-    GRID_STRIDE(ch, c) {
-        float acc = 0.0f;
-        for (int k = 0; k < chunks; k++) {
-            acc += part[ch * chunks + k];
-        }
-        out[ch] += acc;
     }
 }

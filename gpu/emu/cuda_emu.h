@@ -48,6 +48,9 @@ void* dynamic_shared();
 }  // namespace emu
 
 #define __syncthreads() emu::syncthreads()
+// __threadfence orders this thread's memory accesses before and after it as
+// every other thread sees them (with the atomics, which are relaxed).
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 #define __trap() emu::trap()
 #define EXTERN_SHARED(T, name) T* name = static_cast<T*>(emu::dynamic_shared())
 

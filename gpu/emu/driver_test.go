@@ -185,23 +185,25 @@ func TestShuffleScramblesOrder(t *testing.T) {
 }
 
 // TestBlockSumTrapsOnOtherBlockSizes launches a kernel that reduces with
-// block_sum (bias_backward_part) with 128 threads instead of BLOCK's 256: the
+// block_sum (bias_backward) with 128 threads instead of BLOCK's 256: the
 // kernel must trap, ending the process with a message naming it, rather
 // than sum half a block. The launch runs in a child process.
 func TestBlockSumTrapsOnOtherBlockSizes(t *testing.T) {
 	if os.Getenv("EMU_TRAP_CHILD") == "1" {
 		d := emu.New(1)
 		const n, c, s = 2, 3, 4
+		db := drivertest.Upload(t, d, make([]float32, c), 0)
 		part := drivertest.Upload(t, d, make([]float32, c), 0)
+		count := drivertest.Upload(t, d, make([]float32, c), 0)
 		dy := drivertest.Upload(t, d, make([]float32, n*c*s), 0)
-		err := d.Launch("bias_backward_part", gpu.Dim3{X: 1, Y: c, Z: 1}, gpu.Dim3{X: 128, Y: 1, Z: 1}, 0, drivertest.Args(part, dy, n, c, s, 1))
+		err := d.Launch("bias_backward", gpu.Dim3{X: 1, Y: c, Z: 1}, gpu.Dim3{X: 128, Y: 1, Z: 1}, 0, drivertest.Args(db, part, count, dy, n, c, s, 1))
 		t.Fatalf("the launch returned (%v) instead of trapping", err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestBlockSumTrapsOnOtherBlockSizes$")
 	cmd.Env = append(os.Environ(), "EMU_TRAP_CHILD=1")
 	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "emu: kernel bias_backward_part trapped (__trap)") {
-		t.Fatalf("bias_backward_part with 128 threads: %v, want it to trap; output:\n%s", err, out)
+	if err == nil || !strings.Contains(string(out), "emu: kernel bias_backward trapped (__trap)") {
+		t.Fatalf("bias_backward with 128 threads: %v, want it to trap; output:\n%s", err, out)
 	}
 }
 

@@ -4,8 +4,7 @@
 #include "../../kernels/batchnorm.cu"
 
 extern const emu::Kernel emu_kernels_batchnorm[] = {
-    EMU_KERNEL(bn_stats_part),
-    EMU_KERNEL(bn_stats_finish),
+    EMU_KERNEL(bn_train_stats),
     EMU_KERNEL(bn_apply),
     EMU_KERNEL(bn_eval),
     EMU_KERNEL(bn_backward_part),

@@ -13,6 +13,5 @@ extern const emu::Kernel emu_kernels_elementwise[] = {
     EMU_KERNEL(leaky_relu_backward),
     EMU_KERNEL(tanh_backward),
     EMU_KERNEL(bias_forward),
-    EMU_KERNEL(bias_backward_part),
-    EMU_KERNEL(add_chunk_sums),
+    EMU_KERNEL(bias_backward),
 };

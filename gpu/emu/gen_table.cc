@@ -2,18 +2,18 @@
 
 #include "cuda_emu.h"
 
-extern const emu::Kernel emu_kernels_batchnorm[6];
+extern const emu::Kernel emu_kernels_batchnorm[5];
 extern const emu::Kernel emu_kernels_conv[4];
-extern const emu::Kernel emu_kernels_elementwise[11];
+extern const emu::Kernel emu_kernels_elementwise[10];
 extern const emu::Kernel emu_kernels_emutest[9];
 extern const emu::Kernel emu_kernels_losses[6];
 extern const emu::Kernel emu_kernels_optim[2];
 extern const emu::Kernel emu_kernels_random[3];
 
 const emu::KernelTable emu::kernel_tables[] = {
-    {emu_kernels_batchnorm, 6},
+    {emu_kernels_batchnorm, 5},
     {emu_kernels_conv, 4},
-    {emu_kernels_elementwise, 11},
+    {emu_kernels_elementwise, 10},
     {emu_kernels_emutest, 9},
     {emu_kernels_losses, 6},
     {emu_kernels_optim, 2},
