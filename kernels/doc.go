@@ -34,7 +34,7 @@
 // gpu.DevicePtr, int, float32 and uint64.
 //
 // Threads. blockDim has at most 1024 threads (x, y ≤ 1024, z ≤ 64) and grid
-// y, z are at most 65535. No warp-synchronous code: no __shfl*, __ballot*,
+// y, z are at most 65535 (GRID_STRIDE_Y and GRID_STRIDE_Z loop past it). No warp-synchronous code: no __shfl*, __ballot*,
 // __syncwarp, warpSize, cooperative groups or unsynchronised last-warp
 // unrolling. Reductions go through __shared__ memory, and every
 // __syncthreads is reached by all threads of the block: a thread must not
@@ -61,7 +61,9 @@
 // __expf, __logf, __fdividef, __saturatef, integer min and max, __umulhi,
 // __float_as_int, __int_as_float, __float_as_uint, __uint_as_float, and
 // atomicAdd (float, int, unsigned int), atomicMax (int), atomicCAS (int,
-// unsigned int) and atomicExch (float, int). Results may differ from the GPU
+// unsigned int), atomicExch (float, int) and __threadfence. A kernel that
+// needs unsigned int memory (last_chunk's counts) takes a float* and casts
+// it. Results may differ from the GPU
 // in the last bits (nvcc contracts a*b+c into FMAs; the host does not).
 // No __constant__ or __device__ variables, textures or printf. Keep
 // per-thread local arrays small: the emulator gives each thread a 64 KiB
