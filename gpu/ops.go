@@ -18,7 +18,7 @@ func (b *Backend) Axpy(alpha float32, x, y backend.Tensor) {
 
 // BiasForward adds b[c] to y viewed as [N, C, S].
 func (b *Backend) BiasForward(y, bias backend.Tensor, n, c, s int) {
-	b.each("BiasForward", "bias_forward", n*c*s, dev(y), dev(bias), Int(n), Int(c), Int(s))
+	b.eachXYZ("BiasForward", "bias_forward", c*s, n, 1, dev(y), dev(bias), Int(n), Int(c), Int(s))
 }
 
 // BiasBackward accumulates db[c] += Σ_{n,s} dy[n,c,s].
@@ -37,12 +37,12 @@ func (b *Backend) BatchNormTrain(x, gamma, beta, y, mean, invstd, runMean, runVa
 	part, count := b.chunkScratch(op, 2*c*k, c)
 	b.perChunk(op, "bn_train_stats", c, k, dev(mean), dev(invstd), dev(runMean), dev(runVar), Ptr(part), Ptr(count), dev(x),
 		Int(n), Int(c), Int(s), Int(k), F32(momentum), F32(eps))
-	b.each(op, "bn_apply", n*c*s, dev(y), dev(x), dev(mean), dev(invstd), dev(gamma), dev(beta), Int(n), Int(c), Int(s))
+	b.eachXYZ(op, "bn_apply", c*s, n, 1, dev(y), dev(x), dev(mean), dev(invstd), dev(gamma), dev(beta), Int(n), Int(c), Int(s))
 }
 
 // BatchNormEval normalises x with the running statistics.
 func (b *Backend) BatchNormEval(x, gamma, beta, y, runMean, runVar backend.Tensor, n, c, s int, eps float32) {
-	b.each("BatchNormEval", "bn_eval", n*c*s, dev(y), dev(x), dev(runMean), dev(runVar), dev(gamma), dev(beta), Int(n), Int(c), Int(s), F32(eps))
+	b.eachXYZ("BatchNormEval", "bn_eval", c*s, n, 1, dev(y), dev(x), dev(runMean), dev(runVar), dev(gamma), dev(beta), Int(n), Int(c), Int(s), F32(eps))
 }
 
 // BatchNormBackward sets dx (unless nil) and accumulates dgamma, dbeta

@@ -11,7 +11,8 @@
 //       runMean = (1-momentum)*runMean + momentum*mean,
 //       runVar  = (1-momentum)*runVar  + momentum*var*M/(M-1)   (unbiased; var when M = 1);
 //       an empty batch (M = 0) counts as mean 0, var 0.
-//   bn_apply:    y = (x-mean[c])*invstd[c]*gamma[c] + beta[c]           (elementwise)
+//   bn_apply:    y = (x-mean[c])*invstd[c]*gamma[c] + beta[c]           (elementwise; as bn_eval,
+//                over (C*S, samples) with one division per element)
 //   bn_eval:     y = (x-runMean[c])/sqrt(runVar[c]+eps)*gamma[c] + beta[c]
 //   bn_backward_part, bn_backward_apply, with xhat = (x-mean)*invstd: per chunk
 //       part[2(c*chunks+k)] = Σdy, part[2(c*chunks+k)+1] = Σdy*xhat; then, with
@@ -76,26 +77,33 @@ extern "C" __global__ void bn_train_stats(float* mean, float* invstd, float* run
                 part[2 * (ch * chunks + k)] = sum;
                 part[2 * (ch * chunks + k) + 1] = sq;
             }
-            if (last_chunk((unsigned int*)count + ch, chunks) && threadIdx.x == 0) {
+            if (last_chunk((unsigned int*)count + ch, chunks, buf) && threadIdx.x == 0) {
                 finish_stats(mean, invstd, runMean, runVar, part + 2 * ch * chunks, ch, m, chunks, momentum, eps);
             }
         }
     }
 }
 
+// bn_apply and bn_eval run over x: one sample's C*S values, y: the samples.
 extern "C" __global__ void bn_apply(float* y, const float* x, const float* mean, const float* invstd,
                                     const float* gamma, const float* beta, int n, int c, int s) {
-    GRID_STRIDE(i, n * c * s) {
-        int ch = (i / s) % c;
-        y[i] = (x[i] - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch];
+    GRID_STRIDE_Y(k, n) {
+        int off = k * c * s;
+        GRID_STRIDE(q, c * s) {
+            int ch = q / s;
+            y[off + q] = (x[off + q] - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch];
+        }
     }
 }
 
 extern "C" __global__ void bn_eval(float* y, const float* x, const float* runMean, const float* runVar,
                                    const float* gamma, const float* beta, int n, int c, int s, float eps) {
-    GRID_STRIDE(i, n * c * s) {
-        int ch = (i / s) % c;
-        y[i] = (x[i] - runMean[ch]) / sqrtf(runVar[ch] + eps) * gamma[ch] + beta[ch];
+    GRID_STRIDE_Y(k, n) {
+        int off = k * c * s;
+        GRID_STRIDE(q, c * s) {
+            int ch = q / s;
+            y[off + q] = (x[off + q] - runMean[ch]) / sqrtf(runVar[ch] + eps) * gamma[ch] + beta[ch];
+        }
     }
 }
 

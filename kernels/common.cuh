@@ -105,20 +105,24 @@ struct ChannelWalk {
 // that finishes the channel's last chunk, which may then read every chunk's
 // results (through a volatile pointer, past the caches). count points at the
 // channel's count of finished chunks, 0 before the launch; that block sets
-// it back to 0 for the next one. Every thread of the block must call it.
+// it back to 0 for the next one. buf is the block's __shared__ scratch of
+// block_sum (a shared variable here would get a name that differs between
+// builds in the PTX). Every thread of the block must call it.
 // (Kernels take the counts as a float* parameter, as the emulator's launch
 // table has no unsigned int*, and cast it.)
-static __device__ inline bool last_chunk(unsigned int* count, int chunks) {
-    __shared__ bool last;
+static __device__ inline bool last_chunk(unsigned int* count, int chunks, float* buf) {
     __threadfence(); // this block's results are visible before it is counted
     __syncthreads();
     if (threadIdx.x == 0) {
-        last = atomicAdd(count, 1u) == (unsigned int)(chunks - 1);
+        bool last = atomicAdd(count, 1u) == (unsigned int)(chunks - 1);
         if (last) {
             *count = 0;
         }
+        buf[0] = last ? 1.0f : 0.0f;
         __threadfence(); // the other blocks' results are read after the count
     }
     __syncthreads();
+    bool last = buf[0] != 0.0f;
+    __syncthreads(); // buf may be reused right after the call
     return last;
 }

@@ -18,7 +18,8 @@
 // The backward activations read the forward output y only, so y may alias x
 // and dx may alias dy.
 //
-// Versions: v1 of each, grid-stride loops; bias_backward v2, over (chunk,
+// Versions: v1 of each, grid-stride loops; bias_forward v2, over (C*S,
+// samples), one division per element (v1: two); bias_backward v2, over (chunk,
 // channel) blocks and a fixed-order second pass in the same launch (v1
 // reduced one channel per block, which left most SMs idle, and divided per
 // element).
@@ -65,8 +66,12 @@ extern "C" __global__ void tanh_backward(float* dx, const float* y, const float*
     }
 }
 
+// bias_forward runs over x: one sample's C*S values, y: the samples.
 extern "C" __global__ void bias_forward(float* y, const float* b, int n, int c, int s) {
-    GRID_STRIDE(i, n * c * s) { y[i] += b[(i / s) % c]; }
+    GRID_STRIDE_Y(k, n) {
+        float* yk = y + k * c * s;
+        GRID_STRIDE(q, c * s) { yk[q] += b[q / s]; }
+    }
 }
 
 extern "C" __global__ void bias_backward(float* db, float* part, float* count, const float* dy,
@@ -83,7 +88,7 @@ extern "C" __global__ void bias_backward(float* db, float* part, float* count, c
             if (threadIdx.x == 0) {
                 part[ch * chunks + k] = sum;
             }
-            if (last_chunk((unsigned int*)count + ch, chunks) && threadIdx.x == 0) {
+            if (last_chunk((unsigned int*)count + ch, chunks, buf) && threadIdx.x == 0) {
                 const volatile float* p = part + ch * chunks;
                 float total = 0.0f;
                 for (int i = 0; i < chunks; i++) {
