@@ -200,7 +200,7 @@ func (b *Backend) chunkScratch(op string, n, c int) (results, counts DevicePtr) 
 	b.grow(op, &b.chunk, &b.chunkLen, n)
 	if c > b.countLen {
 		b.grow(op, &b.count, &b.countLen, c)
-		b.launch(op, "fill", gridFor(c, maxGrid), Dim3{block, 1, 1}, Ptr(b.count), Int(c), F32(0)) // 0.0f is all zero bits
+		b.each(op, "fill", c, Ptr(b.count), Int(c), F32(0)) // 0.0f is all zero bits
 	}
 	return b.chunk, b.count
 }
