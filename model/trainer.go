@@ -221,7 +221,7 @@ func NewDistributedTrainer(b backend.Backend, cfg Config, c comm.Comm) (t *Train
 		if ps == nil {
 			continue
 		}
-		t.opt[i] = newOptimizer(b, cfg.Optim, ps.Size(), i == 1)
+		t.opt[i] = newOptimizer(b, cfg.Optim, ps.Size(), ps == &t.Nets.Dec)
 		t.gradSq[i] = t.losses.Rows(gradSumSq+i, gradSumSq+i+1)
 		if !ps.S.IsNil() {
 			t.statsSaved[i] = b.New(ps.S.Len())
