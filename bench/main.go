@@ -81,6 +81,14 @@ func parseFlags(args []string, torchDefault bool) (config, error) {
 	return c, nil
 }
 
+// archNames are the architectures -arch names: one, or both for all.
+func (c config) archNames() []string {
+	if c.arch == "all" {
+		return []string{"mnist", "celeba64"}
+	}
+	return []string{c.arch}
+}
+
 func main() {
 	c, err := parseFlags(os.Args[1:], torchAvailable())
 	if err == flag.ErrHelp {
@@ -123,10 +131,7 @@ func run(c config) error {
 			d.close()
 		}
 	}()
-	archNames, models := []string{c.arch}, []string{c.model}
-	if c.arch == "all" {
-		archNames = []string{"mnist", "celeba64"}
-	}
+	archNames, models := c.archNames(), []string{c.model}
 	if c.model == "all" {
 		models = model.ModelNames()
 	}

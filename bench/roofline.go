@@ -38,7 +38,7 @@ func (g gpuPeak) estimate(o op, tf32 bool) (seconds float64, bound string) {
 }
 
 // writeRoofline writes the roofline estimate of every op of architecture a
-// at the given batch on g, one table per TF32 setting, with the sums. It is
+// at the given batch on g, with and without TF32, and the sums. It is
 // an estimate, not a measurement: the least time the op's FLOPs and
 // compulsory bytes allow, ignoring launch latency and caches.
 func writeRoofline(w io.Writer, g gpuPeak, a *archSpec, batch int) {
@@ -63,13 +63,9 @@ func writeRoofline(w io.Writer, g gpuPeak, a *archSpec, batch int) {
 // roofline writes the estimate of -arch (every architecture for all) at
 // -batch to stdout and to roofline.md under -out.
 func roofline(c config) error {
-	names := []string{c.arch}
-	if c.arch == "all" {
-		names = []string{"mnist", "celeba64"}
-	}
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "# Roofline estimates\n\nMade by `go run ./bench -roofline -arch %s -batch %d`.\n", c.arch, c.batch)
-	for _, name := range names {
+	for _, name := range c.archNames() {
 		a, _ := lookupArch(name)
 		writeRoofline(&buf, h100, a, c.batch)
 	}
