@@ -25,6 +25,10 @@ func (d *Driver) JoinGroup(c comm.Comm) {
 func (d *Driver) AllReduce(spans []gpu.Span) error {
 	d.mu.Lock()
 	group := d.group
+	if group == nil {
+		d.mu.Unlock()
+		return errors.New("emu: AllReduce before JoinGroup")
+	}
 	total := 0
 	for _, s := range spans {
 		if err := d.checkRange("AllReduce buffer", s.P, s.N); err != nil {
@@ -38,9 +42,6 @@ func (d *Driver) AllReduce(spans []gpu.Span) error {
 		buf = append(buf, floats(s.P, s.N)...)
 	}
 	d.mu.Unlock()
-	if group == nil {
-		return errors.New("emu: AllReduce before JoinGroup")
-	}
 	if err := group.AllReduce(buf); err != nil { // without the lock: it waits for the other ranks
 		return err
 	}
