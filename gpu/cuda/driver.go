@@ -374,10 +374,10 @@ func (d *Driver) Synchronize() error {
 // Close releases the NCCL communicator, the cuBLAS handle, the kernels and
 // the context; later calls fail.
 func (d *Driver) Close() error {
-	err := d.do(d.release)
-	d.mu.Lock()
-	d.closed = true
-	d.mu.Unlock()
+	err := d.do(func() error {
+		defer func() { d.closed = true }()
+		return d.release()
+	})
 	if err != nil {
 		return fmt.Errorf("cuda: Close: %w", err)
 	}
