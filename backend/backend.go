@@ -194,14 +194,32 @@ type Backend interface {
 	// reaches an optimizer.
 	SumSquares(x, out Tensor)
 
+	// Decide judges a training step on the device, so that the host need not
+	// wait for the losses before it queues the updates: it writes flags
+	// (three elements, each 1 or 0) from the step's values l by rule d.
+	// flags[0] is whether l[0:d.Checked] are all finite; flags[1] and
+	// flags[2] are whether the decoder and the discriminator are updated:
+	// both 0 when flags[0] is, else both 1 or as the equilibrium rule says.
+	Decide(l, flags Tensor, d Decision)
+	// Restore sets dst = saved (same length) when ok[0] is 0, and leaves
+	// dst alone otherwise: undoing a step that Decide stopped.
+	Restore(dst, saved, ok Tensor)
+
+	// The optimizer steps and Average take a flag on, a one-element tensor
+	// written on the device (by Decide): when on is not nil and on[0] is 0,
+	// they change nothing.
+
 	// AdamStep updates p with the gradient g and moments m, v in place, as
 	// torch.optim.Adam without weight decay: m = b1*m + (1-b1)*g,
 	// v = b2*v + (1-b2)*g², p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps), where
 	// bc1 = 1-b1^t and bc2 = 1-b2^t for step t ≥ 1.
-	AdamStep(p, g, m, v Tensor, lr, b1, b2, eps, bc1, bc2 float32)
+	AdamStep(p, g, m, v, on Tensor, lr, b1, b2, eps, bc1, bc2 float32)
 	// RMSPropStep updates p as torch.optim.RMSprop (not centred, no
 	// momentum): v = alpha*v + (1-alpha)*g², p -= lr*g/(sqrt(v)+eps).
-	RMSPropStep(p, g, v Tensor, lr, alpha, eps float32)
+	RMSPropStep(p, g, v, on Tensor, lr, alpha, eps float32)
+	// Average moves avg toward w (same length), an exponential moving
+	// average: avg += (1-decay)*(w-avg).
+	Average(avg, w, on Tensor, decay float32)
 
 	// Sync waits until all queued work is done.
 	Sync()
@@ -214,4 +232,44 @@ type AllReducer interface {
 	// AllReduce replaces every tensor of ts by its element-wise sum over the
 	// ranks, which pass tensors of the same lengths in the same order.
 	AllReduce(ts []Tensor) error
+}
+
+// Decision is the rule by which Decide judges a step from its values l (the
+// losses, then each network's Σg²).
+type Decision struct {
+	// Checked is the number of leading values of l that must be finite
+	// for the step to count.
+	Checked int
+	// Equilibrium applies the equilibrium rule of Larsen et al.: with the
+	// discriminator's mean BCE on real rows, l[Real], and on fake rows
+	// (l[Gen], or (l[Rec] + l[Gen])/2 in float32 when Rec ≥ 0), skip the
+	// discriminator while either is below Low, skip the decoder while
+	// either is above High, and update both when both would be skipped.
+	Equilibrium    bool
+	Real, Rec, Gen int
+	Low, High      float32
+}
+
+// Judge applies d to the values l: ok is whether l[0:d.Checked] are all
+// finite; dec and dis whether the decoder and the discriminator are updated
+// (both false when ok is). It is the rule every backend's Decide computes.
+func (d Decision) Judge(l []float32) (ok, dec, dis bool) {
+	for _, v := range l[:d.Checked] {
+		if v-v != 0 { // NaN or ±Inf
+			return false, false, false
+		}
+	}
+	if !d.Equilibrium {
+		return true, true, true
+	}
+	real, fake := l[d.Real], l[d.Gen]
+	if d.Rec >= 0 {
+		fake = (l[d.Rec] + fake) / 2
+	}
+	dis = !(real < d.Low || fake < d.Low)
+	dec = !(real > d.High || fake > d.High)
+	if !dis && !dec {
+		dis, dec = true, true
+	}
+	return true, dec, dis
 }

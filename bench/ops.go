@@ -206,7 +206,7 @@ func elementOps(a *archSpec, batch int) []op {
 		n := a.netParams(net)
 		ops = append(ops, op{group: groupElementwise, name: "AdamStep " + net, shape: fmt.Sprint(n), bytes: 4 * 7 * float64(n), setup: func(b backend.Backend) func() {
 			p, g, m, v := random(b, 1, -0.1, 0.1, n), random(b, 2, -1, 1, n), random(b, 3, -0.1, 0.1, n), random(b, 4, 0, 0.1, n)
-			return func() { b.AdamStep(p, g, m, v, 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001) }
+			return func() { b.AdamStep(p, g, m, v, backend.Tensor{}, 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001) }
 		}})
 	}
 	return ops

@@ -147,14 +147,44 @@ func (b *Backend) SumSquares(x, out backend.Tensor) {
 	b.loss("SumSquares", "sumsq_partial", n, out, 1, dev(x), Int(n))
 }
 
-// AdamStep updates p, m, v in place as torch.optim.Adam.
-func (b *Backend) AdamStep(p, g, m, v backend.Tensor, lr, b1, b2, eps, bc1, bc2 float32) {
-	n := p.Len()
-	b.each("AdamStep", "adam_step", n, dev(p), dev(g), dev(m), dev(v), Int(n), F32(lr), F32(b1), F32(b2), F32(eps), F32(bc1), F32(bc2))
+// Decide writes the step's flags by d (backend.Decision.Judge) in one
+// thread, on the device.
+func (b *Backend) Decide(l, flags backend.Tensor, d backend.Decision) {
+	if l.Len() < d.Checked || flags.Len() < 3 {
+		panic(fmt.Sprintf("gpu: Decide over %d values (%d checked) into %d flags", l.Len(), d.Checked, flags.Len()))
+	}
+	b.launch("Decide", "decide", Dim3{1, 1, 1}, Dim3{1, 1, 1}, dev(flags), dev(l), Int(d.Checked), Int(boolInt(d.Equilibrium)),
+		Int(d.Real), Int(d.Rec), Int(d.Gen), F32(d.Low), F32(d.High))
 }
 
-// RMSPropStep updates p, v in place as torch.optim.RMSprop.
-func (b *Backend) RMSPropStep(p, g, v backend.Tensor, lr, alpha, eps float32) {
+// boolInt is 1 for true, 0 for false.
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// Restore sets dst = saved when ok[0] is 0.
+func (b *Backend) Restore(dst, saved, ok backend.Tensor) {
+	n := dst.Len()
+	b.each("Restore", "restore", n, dev(dst), dev(saved), dev(ok), Int(n))
+}
+
+// AdamStep updates p, m, v in place as torch.optim.Adam, unless on holds 0.
+func (b *Backend) AdamStep(p, g, m, v, on backend.Tensor, lr, b1, b2, eps, bc1, bc2 float32) {
 	n := p.Len()
-	b.each("RMSPropStep", "rmsprop_step", n, dev(p), dev(g), dev(v), Int(n), F32(lr), F32(alpha), F32(eps))
+	b.each("AdamStep", "adam_step", n, dev(p), dev(g), dev(m), dev(v), dev(on), Int(n), F32(lr), F32(b1), F32(b2), F32(eps), F32(bc1), F32(bc2))
+}
+
+// RMSPropStep updates p, v in place as torch.optim.RMSprop, unless on holds 0.
+func (b *Backend) RMSPropStep(p, g, v, on backend.Tensor, lr, alpha, eps float32) {
+	n := p.Len()
+	b.each("RMSPropStep", "rmsprop_step", n, dev(p), dev(g), dev(v), dev(on), Int(n), F32(lr), F32(alpha), F32(eps))
+}
+
+// Average sets avg += (1-decay)*(w-avg), unless on holds 0.
+func (b *Backend) Average(avg, w, on backend.Tensor, decay float32) {
+	n := avg.Len()
+	b.each("Average", "average", n, dev(avg), dev(w), dev(on), Int(n), F32(decay))
 }

@@ -10,15 +10,23 @@ import (
 // noopDriver does nothing and counts the calls a training step makes: what
 // is left of a step's time over it is the host's own overhead (the backend's
 // bookkeeping, argument packing, allocations), which on a fast GPU bounds the
-// step when kernels are short. Memory reads back as zeros.
+// step when kernels are short. Memory reads back as ones: finite losses, and
+// flags that let the step's updates through.
 type noopDriver struct {
 	next                                gpu.DevicePtr
 	launches, gemms, uploads, downloads int
 	copies, syncs                       int
+	sinceDownload                       int // calls since the last copy to the host
 }
 
 func (d *noopDriver) calls() int {
 	return d.launches + d.gemms + d.uploads + d.downloads + d.copies + d.syncs
+}
+
+// call counts one call of a kind (a field of d) that does not read the device.
+func (d *noopDriver) call(kind *int) {
+	*kind++
+	d.sinceDownload++
 }
 
 func (d *noopDriver) Name() string { return "no-op" }
@@ -27,25 +35,28 @@ func (d *noopDriver) Alloc(n int) (gpu.DevicePtr, error) {
 	return d.next, nil
 }
 func (d *noopDriver) Free(gpu.DevicePtr) error                { return nil }
-func (d *noopDriver) CopyHtoD(gpu.DevicePtr, []float32) error { d.uploads++; return nil }
+func (d *noopDriver) CopyHtoD(gpu.DevicePtr, []float32) error { d.call(&d.uploads); return nil }
 func (d *noopDriver) CopyDtoH(dst []float32, _ gpu.DevicePtr) error {
 	d.downloads++
-	clear(dst)
+	d.sinceDownload = 0
+	for i := range dst {
+		dst[i] = 1
+	}
 	return nil
 }
 func (d *noopDriver) CopyDtoD(gpu.DevicePtr, gpu.DevicePtr, int) error {
-	d.copies++
+	d.call(&d.copies)
 	return nil
 }
 func (d *noopDriver) Launch(string, gpu.Dim3, gpu.Dim3, int, []gpu.Arg) error {
-	d.launches++
+	d.call(&d.launches)
 	return nil
 }
 func (d *noopDriver) Sgemm(bool, bool, int, int, int, float32, gpu.DevicePtr, int, gpu.DevicePtr, int, float32, gpu.DevicePtr, int) error {
-	d.gemms++
+	d.call(&d.gemms)
 	return nil
 }
-func (d *noopDriver) Synchronize() error { d.syncs++; return nil }
+func (d *noopDriver) Synchronize() error { d.call(&d.syncs); return nil }
 func (d *noopDriver) Close() error       { return nil }
 
 // steppedTrainer is a VAE-GAN of arch on the CUDA backend over d, with a
@@ -110,6 +121,25 @@ func TestStepLaunchesAllocateNothing(t *testing.T) {
 			}
 		}); n != 0 {
 			t.Errorf("%s: %.0f allocations per step", arch, n)
+		}
+	}
+}
+
+// TestStepWaitsOnlyAtItsEnd: a training step queues all its work, the
+// updates included, before its one wait for the device (the copy of the
+// losses and flags to the host): the finite check and the equilibrium rule
+// run on the device, so the GPU never idles while the host decides.
+func TestStepWaitsOnlyAtItsEnd(t *testing.T) {
+	for _, arch := range []string{"mnist", "celeba64"} {
+		d := &noopDriver{}
+		tr, x := steppedTrainer(t, d, arch, 8)
+		before := *d
+		if _, err := tr.Step(x); err != nil {
+			t.Fatal(err)
+		}
+		if n := d.downloads - before.downloads; n != 1 || d.sinceDownload != 0 || d.syncs != before.syncs {
+			t.Errorf("%s: a step made %d copies to the host and %d synchronisations, and %d calls after its last copy; want 1, 0, 0",
+				arch, n, d.syncs-before.syncs, d.sinceDownload)
 		}
 	}
 }

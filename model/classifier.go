@@ -212,7 +212,7 @@ func (c *Classifier) TrainStep(x []float32, labels []uint8) (loss float64, corre
 	t.t++
 	bc1 := 1 - math.Pow(classifierBeta1, float64(t.t))
 	bc2 := 1 - math.Pow(classifierBeta2, float64(t.t))
-	b.AdamStep(c.Params.W, c.Params.G, t.m, t.v, c.lr, classifierBeta1, classifierBeta2, classifierEps, float32(bc1), float32(bc2))
+	b.AdamStep(c.Params.W, c.Params.G, t.m, t.v, backend.Tensor{}, c.lr, classifierBeta1, classifierBeta2, classifierEps, float32(bc1), float32(bc2))
 	return loss, correct, nil
 }
 

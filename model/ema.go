@@ -20,11 +20,10 @@ func newWeightAverage(b backend.Backend, decay float64, w backend.Tensor) *weigh
 // reset sets the average to w.
 func (a *weightAverage) reset(b backend.Backend, w backend.Tensor) { b.Copy(a.avg, w) }
 
-// update moves the average toward w: avg += (1 − decay)·(w − avg).
-func (a *weightAverage) update(b backend.Backend, w backend.Tensor) {
-	b.Copy(a.tmp, w)
-	b.Axpy(-1, a.avg, a.tmp)
-	b.Axpy(1-a.decay, a.tmp, a.avg)
+// update moves the average toward w, avg += (1 − decay)·(w − avg), where
+// on[0] ≠ 0 (the decoder's update flag).
+func (a *weightAverage) update(b backend.Backend, w, on backend.Tensor) {
+	b.Average(a.avg, w, on, a.decay)
 }
 
 // swap exchanges w and the average; a second swap restores both.

@@ -68,13 +68,19 @@ func newOptimizer(b backend.Backend, c OptimConfig, size int, dec bool) *optimiz
 	return o
 }
 
-func (o *optimizer) step(b backend.Backend, ps *ParamSet) {
-	o.t++
+// step queues an update of ps that happens only where on[0] ≠ 0 (a flag
+// Decide writes on the device); Adam's bias correction takes the update's
+// number, o.t+1. The host learns whether it happened from the flag
+// afterwards and then calls applied.
+func (o *optimizer) step(b backend.Backend, ps *ParamSet, on backend.Tensor) {
 	if o.kind == "rmsprop" {
-		b.RMSPropStep(ps.W, ps.G, o.v, o.lr, rmspropAlpha, rmspropEps)
+		b.RMSPropStep(ps.W, ps.G, o.v, on, o.lr, rmspropAlpha, rmspropEps)
 		return
 	}
-	bc1 := 1 - math.Pow(adamBeta1, float64(o.t))
-	bc2 := 1 - math.Pow(adamBeta2, float64(o.t))
-	b.AdamStep(ps.W, ps.G, o.m, o.v, o.lr, adamBeta1, adamBeta2, adamEps, float32(bc1), float32(bc2))
+	bc1 := 1 - math.Pow(adamBeta1, float64(o.t+1))
+	bc2 := 1 - math.Pow(adamBeta2, float64(o.t+1))
+	b.AdamStep(ps.W, ps.G, o.m, o.v, on, o.lr, adamBeta1, adamBeta2, adamEps, float32(bc1), float32(bc2))
 }
+
+// applied counts an update that step queued and the device made.
+func (o *optimizer) applied() { o.t++ }

@@ -20,11 +20,16 @@ const (
 	numLosses
 )
 
-// Slots after the losses in the losses tensor: Σg² of each network's
-// gradient (encoder, decoder, discriminator), downloaded with the losses.
+// Slots after the losses in the losses tensor, downloaded with them: Σg² of
+// each network's gradient (encoder, decoder, discriminator), then the
+// step's flags that Decide writes (all finite; update the decoder; update
+// the discriminator).
 const (
 	gradSumSq = numLosses
-	numSlots  = numLosses + 3
+	flagOK    = numLosses + 3
+	flagDec   = flagOK + 1
+	flagDis   = flagOK + 2
+	numSlots  = flagOK + 3
 )
 
 // netTitles name the networks of Trainer.nets in messages.
@@ -78,6 +83,9 @@ type Trainer struct {
 	losses     backend.Tensor // numLosses losses, then each network's Σg²
 	lossesHost []float32
 	gradSq     [3]backend.Tensor // views of the Σg² slots
+	flags      backend.Tensor    // view of the flag slots
+	updates    [3]backend.Tensor // each network's update flag: views of flagOK, flagDec, flagDis
+	decision   backend.Decision
 	statsSaved [3]backend.Tensor // each network's running statistics before the step
 
 	// Views made once, so that a step makes none: each loss, and the B-row
@@ -209,6 +217,11 @@ func NewDistributedTrainer(b backend.Backend, cfg Config, c comm.Comm) (t *Train
 	for i := range t.loss {
 		t.loss[i] = t.losses.Rows(i, i+1)
 	}
+	t.flags = t.losses.Rows(flagOK, numSlots)
+	for i, slot := range []int{flagOK, flagDec, flagDis} {
+		t.updates[i] = t.losses.Rows(slot, slot+1)
+	}
+	t.decision = t.decisionRule()
 	if t.hasDis {
 		groups := rows / batch
 		tapOut := t.dis.slots[n.disTap]
@@ -318,45 +331,75 @@ func (t *Trainer) gradients(x []float32) {
 	}
 }
 
-// finish checks the (all-reduced) losses and gradients and updates the
-// networks the equilibrium rule lets through; on an error (err, from the
-// all-reduce, or a non-finite loss or gradient) it restores the running
-// statistics and the noise counter (noise) as they were before the step.
+// finish decides the step on the device from the (all-reduced) losses and
+// gradients and queues the updates, which the device makes only where the
+// decision lets them (Decide): no finite check and no equilibrium rule
+// waits for the host. Then it downloads the losses and flags, the step's one
+// synchronization. A step stopped on the device (a non-finite loss or
+// gradient) leaves its weights and moments untouched and restores its
+// running statistics; the host restores the noise counter (noise) and
+// returns an error naming the culprit. An error of the all-reduce (err)
+// stops the step before anything is queued.
 func (t *Trainer) finish(noise uint64, err error) (Result, error) {
 	b := t.B
+	if err != nil {
+		b.Download(t.lossesHost, t.losses)
+		t.restoreStats()
+		return t.stopped(noise, t.result(), err)
+	}
 	for i, ps := range t.nets() {
 		if ps != nil {
 			b.SumSquares(ps.G, t.gradSq[i])
 		}
 	}
+	b.Decide(t.losses, t.flags, t.decision)
+	for i, ps := range t.nets() {
+		if ps == nil {
+			continue
+		}
+		t.opt[i].step(b, ps, t.updates[i])
+		if !ps.S.IsNil() {
+			b.Restore(ps.S, t.statsSaved[i], t.updates[0])
+		}
+	}
+	if t.ema != nil {
+		t.ema.update(b, t.Nets.Dec.W, t.updates[1])
+	}
 	b.Download(t.lossesHost, t.losses)
 	r := t.result()
-	if err == nil {
+	if t.lossesHost[flagOK] == 0 {
 		err = r.check(t.Cfg.Model)
-	}
-	if err == nil {
-		err = t.checkGradients()
-	}
-	if err != nil {
-		t.Noise = noise
-		for i, ps := range t.nets() {
-			if ps != nil && !ps.S.IsNil() {
-				b.Copy(ps.S, t.statsSaved[i])
-			}
+		if err == nil {
+			err = t.checkGradients()
 		}
-		return r, fmt.Errorf("step %d: %w", t.Steps+1, err)
+		return t.stopped(noise, r, err)
 	}
-	update := [3]bool{true, r.UpdateDec, r.UpdateDis}
-	for i, ps := range t.nets() {
-		if ps != nil && update[i] {
-			t.opt[i].step(b, ps)
+	for i, o := range t.opt {
+		if o != nil && t.lossesHost[flagOK+i] != 0 {
+			o.applied()
 		}
-	}
-	if t.ema != nil && r.UpdateDec {
-		t.ema.update(b, t.Nets.Dec.W)
 	}
 	t.Steps++
 	return r, nil
+}
+
+// stopped ends a step that must leave no trace: it restores the noise
+// counter and returns err (the reason) with the step's number.
+func (t *Trainer) stopped(noise uint64, r Result, err error) (Result, error) {
+	t.Noise = noise
+	if err == nil { // the device found what the host's checks do not see
+		err = fmt.Errorf("the device's check found a loss or gradient that is not finite")
+	}
+	return r, fmt.Errorf("step %d: %w", t.Steps+1, err)
+}
+
+// restoreStats puts back the running statistics saved before the step.
+func (t *Trainer) restoreStats() {
+	for i, ps := range t.nets() {
+		if ps != nil && !ps.S.IsNil() {
+			t.B.Copy(ps.S, t.statsSaved[i])
+		}
+	}
 }
 
 // encode runs the encoder on x and samples z by the reparameterization
@@ -386,11 +429,28 @@ func (t *Trainer) sampleZp() {
 	t.B.Normal(t.zp, t.NoiseSeed, t.drawNoise(t.zp.Len()))
 }
 
-// result reads the downloaded losses and applies the equilibrium rule when
-// the model and configuration have it.
+// decisionRule is how Decide judges this trainer's steps: every loss and
+// Σg² finite, and the equilibrium rule when the model and configuration
+// have it.
+func (t *Trainer) decisionRule() backend.Decision {
+	d := backend.Decision{Checked: flagOK, Real: lossDisReal, Rec: lossDisRec, Gen: lossDisGen}
+	if t.Cfg.Model == GAN {
+		d.Rec = -1
+	}
+	if t.hasDis && t.hasEnc && !t.Cfg.NoEquilibrium {
+		margin := t.Cfg.Margin
+		if margin == 0 {
+			margin = defaultMargin
+		}
+		d.Equilibrium, d.Low, d.High = true, float32(equilibrium-margin), float32(equilibrium+margin)
+	}
+	return d
+}
+
+// result reads the downloaded losses and the update flags.
 func (t *Trainer) result() Result {
 	l := func(i int) float64 { return float64(t.lossesHost[i]) }
-	r := Result{UpdateDis: true, UpdateDec: true}
+	r := Result{UpdateDis: l(flagDis) != 0, UpdateDec: l(flagDec) != 0}
 	if t.hasEnc {
 		r.KL, r.Like = l(lossKL), l(lossLike)
 	}
@@ -403,9 +463,6 @@ func (t *Trainer) result() Result {
 	r.DisFake = l(lossDisGen)
 	if t.Cfg.Model != GAN {
 		r.DisFake = (l(lossDisRec) + l(lossDisGen)) / 2
-	}
-	if !t.Cfg.NoEquilibrium && t.Cfg.Model != GAN {
-		equilibriumRule(&r, t.Cfg.Margin)
 	}
 	return r
 }

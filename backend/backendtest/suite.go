@@ -43,8 +43,11 @@ var cases = []opCase{
 	{"SoftmaxCE", testSoftmaxCE},
 	{"SquaredError", testSquaredError},
 	{"SumSquares", testSumSquares},
+	{"Decide", testDecide},
+	{"Restore", testRestore},
 	{"AdamStep", testAdamStep},
 	{"RMSPropStep", testRMSPropStep},
+	{"Average", testAverage},
 }
 
 // Ops lists the Backend methods that compute, each of which Run tests in a
@@ -683,48 +686,157 @@ func testSumSquares(t *testing.T, b backend.Backend, tol Tolerance) {
 	}
 }
 
+// decideCases are values l of a step (Checked 5: four losses, then a Σg²,
+// then one value past the checked ones) with the flags Decide must write,
+// by rule: the equilibrium rule with thresholds 0.33 and 1.03 reading real
+// at 0, rec at 1 (or none) and gen at 2.
+var decideCases = []struct {
+	name        string
+	equilibrium bool
+	rec         int
+	l           [6]float32
+	want        [3]float32
+}{
+	{"finite", false, 1, [6]float32{0.1, 9, 0.2, -3, 7e30, 0}, [3]float32{1, 1, 1}},
+	{"nan_loss", false, 1, [6]float32{0.7, float32(math.NaN()), 0.7, 0.7, 1, 0}, [3]float32{0, 0, 0}},
+	{"inf_sumsq", true, 1, [6]float32{0.7, 0.7, 0.7, 0.7, float32(math.Inf(1)), 0}, [3]float32{0, 0, 0}},
+	{"neg_inf_loss", true, -1, [6]float32{0.7, 0.7, 0.7, float32(math.Inf(-1)), 1, 0}, [3]float32{0, 0, 0}},
+	{"nan_unchecked", false, 1, [6]float32{0.7, 0.7, 0.7, 0.7, 1, float32(math.NaN())}, [3]float32{1, 1, 1}},
+	{"balanced", true, 1, [6]float32{0.7, 0.6, 0.8, 5, 1, 0}, [3]float32{1, 1, 1}},
+	{"dis_winning_real", true, 1, [6]float32{0.2, 0.6, 0.8, 5, 1, 0}, [3]float32{1, 1, 0}},
+	{"dis_winning_fake_mean", true, 1, [6]float32{0.7, 0.1, 0.5, 5, 1, 0}, [3]float32{1, 1, 0}},
+	{"dis_winning_gan_gen_only", true, -1, [6]float32{0.7, 0.1, 0.5, 5, 1, 0}, [3]float32{1, 1, 1}},
+	{"dis_losing", true, 1, [6]float32{1.2, 0.6, 0.8, 5, 1, 0}, [3]float32{1, 0, 1}},
+	{"dis_losing_fake", true, -1, [6]float32{0.7, 0, 1.5, 5, 1, 0}, [3]float32{1, 0, 1}},
+	{"both_skipped", true, 1, [6]float32{0.2, 1.5, 1.5, 5, 1, 0}, [3]float32{1, 1, 1}},
+	{"at_low", true, -1, [6]float32{0.33, 0.7, 0.33, 5, 1, 0}, [3]float32{1, 1, 1}},
+	{"at_high", true, -1, [6]float32{1.03, 0.7, 1.03, 5, 1, 0}, [3]float32{1, 1, 1}},
+	{"rule_off", false, 1, [6]float32{0.01, 0.01, 0.01, 5, 1, 0}, [3]float32{1, 1, 1}},
+}
+
+func testDecide(t *testing.T, b backend.Backend, tol Tolerance) {
+	for _, c := range decideCases {
+		sub(t, b, tol, c.name, func(e *env) {
+			d := backend.Decision{Checked: 5, Equilibrium: c.equilibrium, Real: 0, Rec: c.rec, Gen: 2, Low: 0.33, High: 1.03}
+			flags := e.up([]float32{-1, -1, -1})
+			b.Decide(e.up(c.l[:]), flags, d)
+			if got := e.down(flags); [3]float32(got) != c.want {
+				e.t.Errorf("flags of %v by %+v: %v, want %v", c.l, d, got, c.want)
+			}
+		})
+	}
+}
+
+func testRestore(t *testing.T, b backend.Backend, tol Tolerance) {
+	for _, ok := range []float32{0, 1} {
+		for _, n := range sizes {
+			sub(t, b, tol, fmt.Sprintf("ok%v_n%d", ok, n), func(e *env) {
+				was, saved := e.uniform(n, -1, 1), e.uniform(n, -1, 1)
+				dst := e.up(was)
+				b.Restore(dst, e.up(saved), e.up([]float32{ok}))
+				want := was
+				if ok == 0 {
+					want = saved
+				}
+				e.expectValues("dst", e.down(dst), f64(want))
+			})
+		}
+	}
+}
+
 // optSteps is the number of optimizer steps the optimizer tests take.
 const optSteps = 5
 
+// gates are the ways the optimizer tests pass the flag on: none, or a
+// tensor holding each step's entry of gateFlags (the reference skips the
+// steps it turns off).
+var (
+	gates     = []string{"ungated", "gated"}
+	gateFlags = [optSteps]float32{1, 0, 1, 1, 0}
+)
+
+// gate returns the flag tensor of step of a test in mode gate, and whether
+// the step updates.
+func (e *env) gate(gate string, step int) (backend.Tensor, bool) {
+	if gate == "ungated" {
+		return backend.Tensor{}, true
+	}
+	return e.up([]float32{gateFlags[step]}), gateFlags[step] != 0
+}
+
 func testAdamStep(t *testing.T, b backend.Backend, tol Tolerance) {
 	h := adamHyper{lr: 0.01, b1: 0.5, b2: 0.999, eps: 1e-8}
-	for _, n := range sizes {
-		sub(t, b, tol, fmt.Sprint("n", n), func(e *env) {
-			p0 := e.uniform(n, -1, 1)
-			p, m, v := e.up(p0), e.up(make([]float32, n)), e.up(make([]float32, n))
-			grads := make([][]float64, optSteps)
-			for step := range grads {
-				g := e.uniform(n, -1, 1)
-				grads[step] = f64(g)
-				bc1 := float32(1 - math.Pow(h.b1, float64(step+1)))
-				bc2 := float32(1 - math.Pow(h.b2, float64(step+1)))
-				b.AdamStep(p, e.up(g), m, v, float32(h.lr), float32(h.b1), float32(h.b2), float32(h.eps), bc1, bc2)
-			}
-			wp, wm, wv := f64(p0), make([]float64, n), make([]float64, n)
-			refAdam(wp, wm, wv, grads, h)
-			e.expect("p", p, wp)
-			e.expect("m", m, wm)
-			e.expect("v", v, wv)
-		})
+	for _, gate := range gates {
+		for _, n := range sizes {
+			sub(t, b, tol, fmt.Sprint(gate, "_n", n), func(e *env) {
+				p0 := e.uniform(n, -1, 1)
+				p, m, v := e.up(p0), e.up(make([]float32, n)), e.up(make([]float32, n))
+				var grads [][]float64
+				for step := range optSteps {
+					g := e.uniform(n, -1, 1)
+					on, updates := e.gate(gate, step)
+					t := len(grads) + 1 // the update's number, if it happens
+					if updates {
+						grads = append(grads, f64(g))
+					}
+					bc1 := float32(1 - math.Pow(h.b1, float64(t)))
+					bc2 := float32(1 - math.Pow(h.b2, float64(t)))
+					b.AdamStep(p, e.up(g), m, v, on, float32(h.lr), float32(h.b1), float32(h.b2), float32(h.eps), bc1, bc2)
+				}
+				wp, wm, wv := f64(p0), make([]float64, n), make([]float64, n)
+				refAdam(wp, wm, wv, grads, h)
+				e.expect("p", p, wp)
+				e.expect("m", m, wm)
+				e.expect("v", v, wv)
+			})
+		}
 	}
 }
 
 func testRMSPropStep(t *testing.T, b backend.Backend, tol Tolerance) {
 	const lr, alpha, eps = 0.01, 0.9, 1e-8
-	for _, n := range sizes {
-		sub(t, b, tol, fmt.Sprint("n", n), func(e *env) {
-			p0 := e.uniform(n, -1, 1)
-			p, v := e.up(p0), e.up(make([]float32, n))
-			grads := make([][]float64, optSteps)
-			for step := range grads {
-				g := e.uniform(n, -1, 1)
-				grads[step] = f64(g)
-				b.RMSPropStep(p, e.up(g), v, lr, alpha, eps)
-			}
-			wp, wv := f64(p0), make([]float64, n)
-			refRMSProp(wp, wv, grads, float64(float32(lr)), float64(float32(alpha)), float64(float32(eps)))
-			e.expect("p", p, wp)
-			e.expect("v", v, wv)
-		})
+	for _, gate := range gates {
+		for _, n := range sizes {
+			sub(t, b, tol, fmt.Sprint(gate, "_n", n), func(e *env) {
+				p0 := e.uniform(n, -1, 1)
+				p, v := e.up(p0), e.up(make([]float32, n))
+				var grads [][]float64
+				for step := range optSteps {
+					g := e.uniform(n, -1, 1)
+					on, updates := e.gate(gate, step)
+					if updates {
+						grads = append(grads, f64(g))
+					}
+					b.RMSPropStep(p, e.up(g), v, on, lr, alpha, eps)
+				}
+				wp, wv := f64(p0), make([]float64, n)
+				refRMSProp(wp, wv, grads, float64(float32(lr)), float64(float32(alpha)), float64(float32(eps)))
+				e.expect("p", p, wp)
+				e.expect("v", v, wv)
+			})
+		}
+	}
+}
+
+func testAverage(t *testing.T, b backend.Backend, tol Tolerance) {
+	const decay = 0.875
+	for _, gate := range gates {
+		for _, n := range sizes {
+			sub(t, b, tol, fmt.Sprint(gate, "_n", n), func(e *env) {
+				a0 := e.uniform(n, -1, 1)
+				avg, want := e.up(a0), f64(a0)
+				for step := range optSteps {
+					w := e.uniform(n, -1, 1)
+					on, updates := e.gate(gate, step)
+					b.Average(avg, e.up(w), on, decay)
+					if updates {
+						for i := range want {
+							want[i] += (1 - decay) * (float64(w[i]) - want[i])
+						}
+					}
+				}
+				e.expect("avg", avg, want)
+			})
+		}
 	}
 }

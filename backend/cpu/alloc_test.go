@@ -34,6 +34,8 @@ func TestNoAllocations(t *testing.T) {
 		gamma, beta, mean, invstd, rm, rv := b.New(c), b.New(c), b.New(c), b.New(c), b.New(c), b.New(c)
 		loss, v := b.New(1), b.New(n*c*s)
 		b.Fill(rv, 1)
+		on, flags := b.New(1), b.New(3)
+		b.Fill(on, 1)
 		ga, gb, gc := b.New(8, 48), b.New(16, 48), b.New(8, 16)
 		ops := map[string]func(){
 			"ConvForward":        func() { b.ConvForward(g, x, w, y) },
@@ -50,7 +52,11 @@ func TestNoAllocations(t *testing.T) {
 			"SoftmaxCE":          func() { b.SoftmaxCE(v, loss, v, 4, 1, 1) },
 			"SquaredError":       func() { b.SquaredError(v, y, loss, v, 1) },
 			"SumSquares":         func() { b.SumSquares(v, loss) },
-			"AdamStep":           func() { b.AdamStep(v, v, v, v, 1e-3, 0.5, 0.999, 1e-8, 0.5, 0.001) },
+			"AdamStep":           func() { b.AdamStep(v, v, v, v, on, 1e-3, 0.5, 0.999, 1e-8, 0.5, 0.001) },
+			"Average":            func() { b.Average(v, v, on, 0.9) },
+			"Decide": func() {
+				b.Decide(v, flags, backend.Decision{Checked: 3, Equilibrium: true, Rec: 1, Gen: 2, Low: 0.3, High: 1})
+			},
 		}
 		for name, op := range ops {
 			op() // grow the scratch buffers

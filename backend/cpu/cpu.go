@@ -42,6 +42,7 @@ type jobs struct {
 	sumSquares   sumSquaresJob
 	adam         adamJob
 	rmsprop      rmspropJob
+	average      averageJob
 	biasForward  biasForwardJob
 	biasBackward biasBackwardJob
 	bnTrain      bnTrainJob

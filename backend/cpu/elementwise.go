@@ -344,8 +344,37 @@ func (j *sumSquaresJob) run(_, item int) {
 	j.part[item] = s
 }
 
-// AdamStep is one torch.optim.Adam update of p (no weight decay).
-func (b *Backend) AdamStep(p, g, m, v backend.Tensor, lr, b1, b2, eps, bc1, bc2 float32) {
+// Decide writes the step's flags by d.Judge.
+func (b *Backend) Decide(l, flags backend.Tensor, d backend.Decision) {
+	ok, dec, dis := d.Judge(data(l))
+	f := data(flags)[:3]
+	f[0], f[1], f[2] = one(ok), one(dec), one(dis)
+}
+
+// one is 1 for true, 0 for false.
+func one(v bool) float32 {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// off reports whether the flag tensor on is given and holds 0.
+func off(on backend.Tensor) bool { return !on.IsNil() && data(on)[0] == 0 }
+
+// Restore sets dst = saved when ok[0] is 0.
+func (b *Backend) Restore(dst, saved, ok backend.Tensor) {
+	if data(ok)[0] == 0 {
+		b.Copy(dst, saved)
+	}
+}
+
+// AdamStep is one torch.optim.Adam update of p (no weight decay), unless on
+// holds 0.
+func (b *Backend) AdamStep(p, g, m, v, on backend.Tensor, lr, b1, b2, eps, bc1, bc2 float32) {
+	if off(on) {
+		return
+	}
 	ps, gs, ms, vs := data(p), data(g), data(m), data(v)
 	n := len(ps)
 	b.jobs.adam = adamJob{g: gs[:n], m: ms[:n], p: ps, v: vs[:n], lr: lr, b1: b1, b2: b2, eps: eps, bc1: bc1, bc2: bc2}
@@ -373,8 +402,11 @@ func (j *adamJob) run(_, item int) {
 }
 
 // RMSPropStep is one torch.optim.RMSprop update of p (not centred, no
-// momentum).
-func (b *Backend) RMSPropStep(p, g, v backend.Tensor, lr, alpha, eps float32) {
+// momentum), unless on holds 0.
+func (b *Backend) RMSPropStep(p, g, v, on backend.Tensor, lr, alpha, eps float32) {
+	if off(on) {
+		return
+	}
 	ps, gs, vs := data(p), data(g), data(v)
 	n := len(ps)
 	b.jobs.rmsprop = rmspropJob{g: gs[:n], p: ps, v: vs[:n], lr: lr, alpha: alpha, eps: eps}
@@ -395,5 +427,32 @@ func (j *rmspropJob) run(_, item int) {
 		vi := alpha*vs[i] + (1-alpha)*gi*gi
 		vs[i] = vi
 		ps[i] -= float32(float64(lr) * float64(gi) / (math.Sqrt(float64(vi)) + float64(eps)))
+	}
+}
+
+// Average sets avg += (1-decay)*(w-avg), unless on holds 0.
+func (b *Backend) Average(avg, w, on backend.Tensor, decay float32) {
+	if off(on) {
+		return
+	}
+	a, ws := data(avg), data(w)
+	if len(a) != len(ws) {
+		panic("cpu: Average length mismatch")
+	}
+	b.jobs.average = averageJob{avg: a, w: ws, rate: 1 - decay}
+	b.each(len(a), &b.jobs.average)
+}
+
+type averageJob struct {
+	avg, w []float32
+	rate   float32
+}
+
+func (j *averageJob) run(_, item int) {
+	lo, hi := span(len(j.avg), item)
+	a, w := j.avg[lo:hi], j.w[lo:hi]
+	w = w[:len(a)]
+	for i := range a {
+		a[i] += j.rate * (w[i] - a[i])
 	}
 }

@@ -55,6 +55,7 @@ inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst
 #define EXTERN_SHARED(T, name) T* name = static_cast<T*>(emu::dynamic_shared())
 
 // Device math without a host equivalent of the same name.
+using std::isfinite;
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 inline float __expf(float x) { return expf(x); }
 inline float __logf(float x) { return logf(x); }

@@ -4,6 +4,9 @@
 #include "../../kernels/optim.cu"
 
 extern const emu::Kernel emu_kernels_optim[] = {
+    EMU_KERNEL(decide),
+    EMU_KERNEL(restore),
     EMU_KERNEL(adam_step),
     EMU_KERNEL(rmsprop_step),
+    EMU_KERNEL(average),
 };

@@ -7,7 +7,7 @@ extern const emu::Kernel emu_kernels_conv[4];
 extern const emu::Kernel emu_kernels_elementwise[10];
 extern const emu::Kernel emu_kernels_emutest[9];
 extern const emu::Kernel emu_kernels_losses[6];
-extern const emu::Kernel emu_kernels_optim[2];
+extern const emu::Kernel emu_kernels_optim[5];
 extern const emu::Kernel emu_kernels_random[3];
 
 const emu::KernelTable emu::kernel_tables[] = {
@@ -16,7 +16,7 @@ const emu::KernelTable emu::kernel_tables[] = {
     {emu_kernels_elementwise, 10},
     {emu_kernels_emutest, 9},
     {emu_kernels_losses, 6},
-    {emu_kernels_optim, 2},
+    {emu_kernels_optim, 5},
     {emu_kernels_random, 3},
 };
 const int emu::kernel_table_count = 7;
