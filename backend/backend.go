@@ -9,6 +9,8 @@
 // Tensors are dense, row-major float32 arrays. Images are NCHW.
 package backend
 
+import "errors"
+
 // Buffer is backend-owned storage for float32 elements. Each backend defines
 // its own concrete type (host slice, device pointer) and accepts only its own.
 type Buffer interface {
@@ -163,11 +165,13 @@ type Backend interface {
 	// ActBackward sets dx = f'(x)*dy from the forward output y (dx may be dy).
 	ActBackward(f Activation, y, dy, dx Tensor, slope float32)
 
-	// Normal fills t with N(0, 1) samples: element i is NormalAt(seed, offset+i).
-	Normal(t Tensor, seed, offset uint64)
-	// Reparameterize samples eps = NormalAt(seed, offset+i) and sets
-	// z = mu + exp(logvar/2)*eps, keeping eps for the backward pass.
-	Reparameterize(mu, logvar, eps, z Tensor, seed, offset uint64)
+	// Normal fills t with N(0, 1) samples: element i is NormalAt(seed, c+i)
+	// with c the Philox counter that the tensor counter holds (PutCounter):
+	// read on the device, so that a recorded step replayed draws new noise.
+	Normal(t Tensor, seed uint64, counter Tensor)
+	// Reparameterize samples eps = NormalAt(seed, c+i), c as for Normal,
+	// and sets z = mu + exp(logvar/2)*eps, keeping eps for the backward pass.
+	Reparameterize(mu, logvar, eps, z Tensor, seed uint64, counter Tensor)
 	// ReparameterizeBackward accumulates, from dz, dmu += dz and
 	// dlogvar += dz*eps*exp(logvar/2)/2.
 	ReparameterizeBackward(logvar, eps, dz, dmu, dlogvar Tensor)
@@ -212,8 +216,10 @@ type Backend interface {
 	// AdamStep updates p with the gradient g and moments m, v in place, as
 	// torch.optim.Adam without weight decay: m = b1*m + (1-b1)*g,
 	// v = b2*v + (1-b2)*g², p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps), where
-	// bc1 = 1-b1^t and bc2 = 1-b2^t for step t ≥ 1.
-	AdamStep(p, g, m, v, on Tensor, lr, b1, b2, eps, bc1, bc2 float32)
+	// bc1 = 1-b1^t and bc2 = 1-b2^t for step t ≥ 1, read from the
+	// two-element tensor bc = [bc1, bc2] on the device (a per-step value
+	// that a recorded step must not hold as an argument).
+	AdamStep(p, g, m, v, on, bc Tensor, lr, b1, b2, eps float32)
 	// RMSPropStep updates p as torch.optim.RMSprop (not centred, no
 	// momentum): v = alpha*v + (1-alpha)*g², p -= lr*g/(sqrt(v)+eps).
 	RMSPropStep(p, g, v, on Tensor, lr, alpha, eps float32)
@@ -233,6 +239,35 @@ type AllReducer interface {
 	// ranks, which pass tensors of the same lengths in the same order.
 	AllReduce(ts []Tensor) error
 }
+
+// Recorder is a backend that records a sequence of its operations once and
+// replays it with one call (the CUDA backend, with CUDA graphs), so that
+// the host's cost of the sequence no longer grows with its length.
+type Recorder interface {
+	// Record runs f, whose operations are recorded instead of run, and
+	// returns the recording; replay it to run them. f must not copy to or
+	// from the host, nor allocate or free. Operations read the arguments
+	// they were recorded with at every replay; what must change from one
+	// replay to the next is read from tensors (counters, flags, factors).
+	// It fails with ErrNoRecording where the backend cannot record.
+	Record(f func()) (Recording, error)
+}
+
+// Recording is a sequence of operations that a Recorder recorded.
+type Recording interface {
+	// Replay queues the recorded operations. It fails with ErrStale when
+	// the backend has freed or moved memory that they use since they were
+	// recorded (record them again).
+	Replay() error
+	// Free releases the recording.
+	Free()
+}
+
+// Errors of Recorder and Recording.
+var (
+	ErrNoRecording = errors.New("backend: this backend does not record operations")
+	ErrStale       = errors.New("backend: the recording uses memory freed since it was made")
+)
 
 // Decision is the rule by which Decide judges a step from its values l (the
 // losses, then each network's Σg²).

@@ -45,3 +45,19 @@ func UniformAt(seed, i uint64) float32 {
 	r := Philox4x32([4]uint32{uint32(i), uint32(i >> 32), 0, 0}, [2]uint32{uint32(seed), uint32(seed >> 32)})
 	return float32(float64(r[0]) / 4294967296.0)
 }
+
+// CounterLen is the number of float32 elements of a counter tensor: a
+// uint64 Philox counter kept in device memory as the bit patterns of its low
+// and high 32 bits.
+const CounterLen = 2
+
+// PutCounter writes counter c into dst[0:CounterLen], for an upload into a
+// counter tensor.
+func PutCounter(dst []float32, c uint64) {
+	dst[0], dst[1] = math.Float32frombits(uint32(c)), math.Float32frombits(uint32(c>>32))
+}
+
+// CounterOf is the counter that PutCounter wrote into src.
+func CounterOf(src []float32) uint64 {
+	return uint64(math.Float32bits(src[0])) | uint64(math.Float32bits(src[1]))<<32
+}

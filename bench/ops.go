@@ -186,8 +186,8 @@ func elementOps(a *archSpec, batch int) []op {
 			return func() { b.KL(mu, lv, loss, dmu, dlv, 1/float32(B)) }
 		}},
 		{group: groupElementwise, name: "Reparameterize", shape: fmt.Sprintf("%d×%d", B, L), bytes: 4 * 4 * float64(B*L), setup: func(b backend.Backend) func() {
-			mu, lv, eps, z := random(b, 1, -1, 1, B, L), random(b, 2, -1, 1, B, L), b.New(B, L), b.New(B, L)
-			return func() { b.Reparameterize(mu, lv, eps, z, 7, 0) }
+			mu, lv, eps, z, counter := random(b, 1, -1, 1, B, L), random(b, 2, -1, 1, B, L), b.New(B, L), b.New(B, L), b.New(backend.CounterLen)
+			return func() { b.Reparameterize(mu, lv, eps, z, 7, counter) }
 		}},
 		{group: groupElementwise, name: "BCEWithLogits", shape: fmt.Sprintf("%d×1", 3*B), bytes: 4 * 2 * float64(3*B), setup: func(b backend.Backend) func() {
 			x, loss, g := random(b, 1, -3, 3, 3*B, 1), b.New(1), b.New(3*B, 1)
@@ -206,7 +206,9 @@ func elementOps(a *archSpec, batch int) []op {
 		n := a.netParams(net)
 		ops = append(ops, op{group: groupElementwise, name: "AdamStep " + net, shape: fmt.Sprint(n), bytes: 4 * 7 * float64(n), setup: func(b backend.Backend) func() {
 			p, g, m, v := random(b, 1, -0.1, 0.1, n), random(b, 2, -1, 1, n), random(b, 3, -0.1, 0.1, n), random(b, 4, 0, 0.1, n)
-			return func() { b.AdamStep(p, g, m, v, backend.Tensor{}, 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001) }
+			bc := b.New(2)
+			b.Upload(bc, []float32{0.5, 0.001})
+			return func() { b.AdamStep(p, g, m, v, backend.Tensor{}, bc, 2e-4, 0.5, 0.999, 1e-8) }
 		}})
 	}
 	return ops

@@ -66,9 +66,14 @@ type Backend struct {
 	countLen  int
 	workLimit int   // see SetWorkspaceLimit
 	args      []Arg // the arguments of the launch being made (launchArgs)
+	moves     int   // device memory freed so far (tensors, scratch moved by grow): a recording made before is stale
+	noRecord  bool  // SetRecording(false)
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend  = (*Backend)(nil)
+	_ backend.Recorder = (*Backend)(nil)
+)
 
 // New returns a Backend over the driver d. It panics with an *Error if the
 // device cannot hold the backend's small fixed buffers.
@@ -227,6 +232,7 @@ func (b *Backend) grow(op string, p *DevicePtr, have *int, need int) {
 			fail(op, err, "Free(scratch of %d floats)", *have)
 		}
 		*p, *have = 0, 0
+		b.moves++
 	}
 	*p = b.alloc(op, need, []int{need})
 	*have = need
@@ -248,6 +254,7 @@ func (b *Backend) Free(t backend.Tensor) {
 		fail("Free", err, "Free(%d floats)", buf.n)
 	}
 	buf.ptr, buf.n = 0, 0
+	b.moves++
 }
 
 // Upload copies src into t.

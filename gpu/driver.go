@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -112,3 +113,33 @@ func F32(v float32) Arg { return Arg{F32Arg, uint64(math.Float32bits(v))} }
 
 // U64 is an unsigned long long argument.
 func U64(v uint64) Arg { return Arg{U64Arg, v} }
+
+// Capturer is a Driver that records device work into a graph and replays
+// it (CUDA graphs: stream capture, then one launch of the whole graph).
+// Between BeginCapture and EndCapture, Launch, Sgemm and CopyDtoD check
+// their arguments and record the work instead of queuing it; anything else
+// that touches the device (a copy to or from the host, Synchronize, Alloc,
+// Free, an all-reduce) fails and spoils the capture, which EndCapture then
+// reports. A graph holds the device addresses it was recorded with: the
+// memory behind them must outlive it.
+type Capturer interface {
+	// BeginCapture starts recording. It fails with ErrNoCapture where the
+	// driver does not record (a debugging mode that waits for every
+	// launch).
+	BeginCapture() error
+	// EndCapture stops recording and returns the recorded work.
+	EndCapture() (Graph, error)
+}
+
+// Graph is device work that a Capturer recorded.
+type Graph interface {
+	// Replay queues the recorded work again, with the arguments it was
+	// recorded with: one driver call for the whole of it.
+	Replay() error
+	// Destroy releases the graph.
+	Destroy() error
+}
+
+// ErrNoCapture is returned by BeginCapture where the driver does not
+// record graphs.
+var ErrNoCapture = errors.New("this driver does not record graphs")

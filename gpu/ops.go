@@ -88,15 +88,16 @@ func (b *Backend) ActBackward(f backend.Activation, y, dy, dx backend.Tensor, sl
 	}
 }
 
-// Normal fills t with backend.NormalAt(seed, offset+i).
-func (b *Backend) Normal(t backend.Tensor, seed, offset uint64) {
-	b.each("Normal", "normal_fill", t.Len(), dev(t), Int(t.Len()), U64(seed), U64(offset))
+// Normal fills t with backend.NormalAt(seed, c+i), c the counter's value
+// (read by the kernel).
+func (b *Backend) Normal(t backend.Tensor, seed uint64, counter backend.Tensor) {
+	b.each("Normal", "normal_fill", t.Len(), dev(t), Int(t.Len()), U64(seed), dev(counter))
 }
 
-// Reparameterize sets eps = NormalAt(seed, offset+i), z = mu + exp(logvar/2)*eps.
-func (b *Backend) Reparameterize(mu, logvar, eps, z backend.Tensor, seed, offset uint64) {
+// Reparameterize sets eps = NormalAt(seed, c+i), z = mu + exp(logvar/2)*eps.
+func (b *Backend) Reparameterize(mu, logvar, eps, z backend.Tensor, seed uint64, counter backend.Tensor) {
 	n := mu.Len()
-	b.each("Reparameterize", "reparam_forward", n, dev(z), dev(eps), dev(mu), dev(logvar), Int(n), U64(seed), U64(offset))
+	b.each("Reparameterize", "reparam_forward", n, dev(z), dev(eps), dev(mu), dev(logvar), Int(n), U64(seed), dev(counter))
 }
 
 // ReparameterizeBackward accumulates dmu += dz, dlogvar += dz*eps*exp(logvar/2)/2.
@@ -172,9 +173,9 @@ func (b *Backend) Restore(dst, saved, ok backend.Tensor) {
 }
 
 // AdamStep updates p, m, v in place as torch.optim.Adam, unless on holds 0.
-func (b *Backend) AdamStep(p, g, m, v, on backend.Tensor, lr, b1, b2, eps, bc1, bc2 float32) {
+func (b *Backend) AdamStep(p, g, m, v, on, bc backend.Tensor, lr, b1, b2, eps float32) {
 	n := p.Len()
-	b.each("AdamStep", "adam_step", n, dev(p), dev(g), dev(m), dev(v), dev(on), Int(n), F32(lr), F32(b1), F32(b2), F32(eps), F32(bc1), F32(bc2))
+	b.each("AdamStep", "adam_step", n, dev(p), dev(g), dev(m), dev(v), dev(on), dev(bc), Int(n), F32(lr), F32(b1), F32(b2), F32(eps))
 }
 
 // RMSPropStep updates p, v in place as torch.optim.RMSprop, unless on holds 0.

@@ -12,16 +12,25 @@ import (
 // bookkeeping, argument packing, allocations), which on a fast GPU bounds the
 // step when kernels are short. Memory reads back as ones: finite losses, and
 // flags that let the step's updates through.
+// It records graphs (gpu.Capturer): a replay is one call; wrapped in
+// opByOp, it does not, and the steps run op by op.
 type noopDriver struct {
 	next                                gpu.DevicePtr
 	launches, gemms, uploads, downloads int
-	copies, syncs                       int
+	copies, syncs, replays              int
 	sinceDownload                       int // calls since the last copy to the host
 }
 
 func (d *noopDriver) calls() int {
-	return d.launches + d.gemms + d.uploads + d.downloads + d.copies + d.syncs
+	return d.launches + d.gemms + d.uploads + d.downloads + d.copies + d.syncs + d.replays
 }
+
+// opByOp hides a noopDriver's capture methods.
+type opByOp struct{ gpu.Driver }
+
+// counts returns the driver whose calls are counted.
+func (d *noopDriver) counts() *noopDriver { return d }
+func (d opByOp) counts() *noopDriver      { return d.Driver.(*noopDriver) }
 
 // call counts one call of a kind (a field of d) that does not read the device.
 func (d *noopDriver) call(kind *int) {
@@ -59,9 +68,30 @@ func (d *noopDriver) Sgemm(bool, bool, int, int, int, float32, gpu.DevicePtr, in
 func (d *noopDriver) Synchronize() error { d.call(&d.syncs); return nil }
 func (d *noopDriver) Close() error       { return nil }
 
+func (d *noopDriver) BeginCapture() error            { return nil }
+func (d *noopDriver) EndCapture() (gpu.Graph, error) { return noopGraph{d}, nil }
+
+// noopGraph is a noopDriver's graph: its replay is one call.
+type noopGraph struct{ d *noopDriver }
+
+func (g noopGraph) Replay() error  { g.d.call(&g.d.replays); return nil }
+func (g noopGraph) Destroy() error { return nil }
+
+// modes are the ways the CUDA backend runs steps over a noopDriver d:
+// replaying the recorded step (CUDA graphs), or op by op.
+func modes(d *noopDriver) []struct {
+	name string
+	d    gpu.Driver
+} {
+	return []struct {
+		name string
+		d    gpu.Driver
+	}{{"graph", d}, {"op-by-op", opByOp{d}}}
+}
+
 // steppedTrainer is a VAE-GAN of arch on the CUDA backend over d, with a
-// batch of blank images that it has taken one step on (the first step sets
-// up what later ones reuse).
+// batch of blank images that it has taken two steps on (the first sets up
+// what later ones reuse, the second records the step where d captures).
 func steppedTrainer(tb testing.TB, d gpu.Driver, arch string, batch int) (*model.Trainer, []float32) {
 	tb.Helper()
 	tr, err := model.NewTrainer(gpu.New(d), model.Config{Arch: arch, Model: model.VAEGAN, Batch: batch,
@@ -70,57 +100,66 @@ func steppedTrainer(tb testing.TB, d gpu.Driver, arch string, batch int) (*model
 		tb.Fatal(err)
 	}
 	x := make([]float32, batch*tr.Arch.ImageLen())
-	if _, err := tr.Step(x); err != nil {
-		tb.Fatal(err)
+	for range 2 {
+		if _, err := tr.Step(x); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	return tr, x
 }
 
 // BenchmarkStepHostOverhead times training steps of each architecture's
-// VAE-GAN on the CUDA backend over a driver that does nothing: the host's
-// time and allocations per step, the driver calls per step by kind
-// (launches, SGEMMs, copies to and from the host and within the device,
-// synchronisations; a copy to the host waits for the device as a
-// synchronisation does) and the time per call. Issue 11's target: under 1 µs and 0 allocations per call.
+// VAE-GAN on the CUDA backend over a driver that does nothing, replaying the
+// recorded step (graph) and op by op: the host's time and allocations per
+// step, the driver calls per step by kind (launches, SGEMMs, copies to and
+// from the host and within the device, graph replays, synchronisations; a
+// copy to the host waits for the device as a synchronisation does) and the
+// time per call. Issue 11's target: under 1 µs and 0 allocations per call.
 func BenchmarkStepHostOverhead(b *testing.B) {
 	for _, arch := range []string{"mnist", "celeba64"} {
-		b.Run(arch, func(b *testing.B) {
-			d := &noopDriver{}
-			tr, x := steppedTrainer(b, d, arch, 64)
-			*d = noopDriver{next: d.next}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := tr.Step(x); err != nil {
-					b.Fatal(err)
+		for _, mode := range modes(&noopDriver{}) {
+			b.Run(arch+"/"+mode.name, func(b *testing.B) {
+				tr, x := steppedTrainer(b, mode.d, arch, 64)
+				d := mode.d.(interface{ counts() *noopDriver }).counts()
+				*d = noopDriver{next: d.next}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := tr.Step(x); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			b.StopTimer()
-			per := func(n int) float64 { return float64(n) / float64(b.N) }
-			b.ReportMetric(per(d.calls()), "calls/step")
-			b.ReportMetric(per(d.launches), "launches/step")
-			b.ReportMetric(per(d.gemms), "sgemms/step")
-			b.ReportMetric(per(d.uploads), "uploads/step")
-			b.ReportMetric(per(d.downloads), "downloads/step")
-			b.ReportMetric(per(d.copies), "dtod/step")
-			b.ReportMetric(per(d.syncs), "syncs/step")
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(d.calls()), "ns/call")
-		})
+				b.StopTimer()
+				per := func(n int) float64 { return float64(n) / float64(b.N) }
+				b.ReportMetric(per(d.calls()), "calls/step")
+				b.ReportMetric(per(d.launches), "launches/step")
+				b.ReportMetric(per(d.gemms), "sgemms/step")
+				b.ReportMetric(per(d.uploads), "uploads/step")
+				b.ReportMetric(per(d.downloads), "downloads/step")
+				b.ReportMetric(per(d.copies), "dtod/step")
+				b.ReportMetric(per(d.replays), "replays/step")
+				b.ReportMetric(per(d.syncs), "syncs/step")
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(d.calls()), "ns/call")
+			})
+		}
 	}
 }
 
 // TestStepLaunchesAllocateNothing: a steady training step of the CUDA
-// backend allocates nothing on the host, whatever the driver: launch
-// arguments are typed values in a reused buffer, not boxed into interfaces.
+// backend allocates nothing on the host, whatever the driver, replayed or
+// op by op: launch arguments are typed values in a reused buffer, not boxed
+// into interfaces.
 func TestStepLaunchesAllocateNothing(t *testing.T) {
 	for _, arch := range []string{"mnist", "celeba64"} {
-		tr, x := steppedTrainer(t, &noopDriver{}, arch, 8)
-		if n := testing.AllocsPerRun(3, func() {
-			if _, err := tr.Step(x); err != nil {
-				t.Fatal(err)
+		for _, mode := range modes(&noopDriver{}) {
+			tr, x := steppedTrainer(t, mode.d, arch, 8)
+			if n := testing.AllocsPerRun(3, func() {
+				if _, err := tr.Step(x); err != nil {
+					t.Fatal(err)
+				}
+			}); n != 0 {
+				t.Errorf("%s, %s: %.0f allocations per step", arch, mode.name, n)
 			}
-		}); n != 0 {
-			t.Errorf("%s: %.0f allocations per step", arch, n)
 		}
 	}
 }
@@ -128,18 +167,25 @@ func TestStepLaunchesAllocateNothing(t *testing.T) {
 // TestStepWaitsOnlyAtItsEnd: a training step queues all its work, the
 // updates included, before its one wait for the device (the copy of the
 // losses and flags to the host): the finite check and the equilibrium rule
-// run on the device, so the GPU never idles while the host decides.
+// run on the device, so the GPU never idles while the host decides. A
+// replayed step makes four calls: two uploads (the batch, the step's
+// scalars), the replay, the download.
 func TestStepWaitsOnlyAtItsEnd(t *testing.T) {
 	for _, arch := range []string{"mnist", "celeba64"} {
-		d := &noopDriver{}
-		tr, x := steppedTrainer(t, d, arch, 8)
-		before := *d
-		if _, err := tr.Step(x); err != nil {
-			t.Fatal(err)
-		}
-		if n := d.downloads - before.downloads; n != 1 || d.sinceDownload != 0 || d.syncs != before.syncs {
-			t.Errorf("%s: a step made %d copies to the host and %d synchronisations, and %d calls after its last copy; want 1, 0, 0",
-				arch, n, d.syncs-before.syncs, d.sinceDownload)
+		for _, mode := range modes(&noopDriver{}) {
+			tr, x := steppedTrainer(t, mode.d, arch, 8)
+			d := mode.d.(interface{ counts() *noopDriver }).counts()
+			before := *d
+			if _, err := tr.Step(x); err != nil {
+				t.Fatal(err)
+			}
+			if n := d.downloads - before.downloads; n != 1 || d.sinceDownload != 0 || d.syncs != before.syncs {
+				t.Errorf("%s, %s: a step made %d copies to the host and %d synchronisations, and %d calls after its last copy; want 1, 0, 0",
+					arch, mode.name, n, d.syncs-before.syncs, d.sinceDownload)
+			}
+			if calls := d.calls() - before.calls(); mode.name == "graph" && calls != 4 {
+				t.Errorf("%s: a replayed step made %d driver calls, want 4", arch, calls)
+			}
 		}
 	}
 }

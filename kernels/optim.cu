@@ -6,7 +6,8 @@
 //   restore:      dst = saved when *ok == 0 (undo a stopped step)
 //   adam_step:    m = b1*m + (1-b1)*g, v = b2*v + (1-b2)*g²,
 //                 p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
-//                 (torch.optim.Adam without weight decay; bc1 = 1-b1^t, bc2 = 1-b2^t)
+//                 (torch.optim.Adam without weight decay; bc1 = 1-b1^t, bc2 = 1-b2^t,
+//                 read from device memory: bc = [bc1, bc2])
 //   rmsprop_step: v = alpha*v + (1-alpha)*g², p -= lr*g/(sqrt(v) + eps)
 //                 (torch.optim.RMSprop, not centred, no momentum)
 //   average:      avg += (1-decay)*(w-avg) (the decoder's moving average)
@@ -59,11 +60,12 @@ extern "C" __global__ void restore(float* dst, const float* saved, const float* 
     }
 }
 
-extern "C" __global__ void adam_step(float* p, const float* g, float* m, float* v, const float* on, int n,
-                                     float lr, float b1, float b2, float eps, float bc1, float bc2) {
+extern "C" __global__ void adam_step(float* p, const float* g, float* m, float* v, const float* on, const float* bc,
+                                     int n, float lr, float b1, float b2, float eps) {
     if (off(on)) {
         return;
     }
+    float bc1 = bc[0], bc2 = bc[1];
     float step = lr / bc1, sbc2 = sqrtf(bc2);
     GRID_STRIDE(i, n) {
         float gi = g[i];

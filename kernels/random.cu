@@ -6,12 +6,16 @@
 //                       u1 = (r0 + 1)/2³² ∈ (0, 1], u2 = r1/2³²,
 //                       sqrt(-2 ln u1)·cos(2π u2)   (Box–Muller, float32 maths,
 //                       ln u1 through log1p near u1 = 1 to keep small samples accurate).
-//   normal_fill:        x[i] = normal_at(seed, offset + i)
-//   reparam_forward:    eps[i] = normal_at(seed, offset + i),
+//   normal_fill:        x[i] = normal_at(seed, c + i)
+//   reparam_forward:    eps[i] = normal_at(seed, c + i),
 //                       z = mu + exp(logvar/2)*eps
 //   reparam_backward:   dmu += dz, dlogvar += dz*eps*exp(logvar/2)/2
 //
-// Versions: v1, one Philox call per element (two of its four words used).
+// c is the counter in device memory (backend.PutCounter: its low and high 32
+// bits), so that a recorded step draws new noise at each replay.
+//
+// Versions: v1, one Philox call per element (two of its four words used);
+// v2, the counter read from device memory.
 #include "common.cuh"
 
 static __device__ inline float normal_at(unsigned long long seed, unsigned long long i) {
@@ -39,12 +43,20 @@ static __device__ inline float normal_at(unsigned long long seed, unsigned long 
     return sqrtf(-2.0f * lnu1) * cosf(6.2831853071795865f * u2);
 }
 
-extern "C" __global__ void normal_fill(float* x, int n, unsigned long long seed, unsigned long long offset) {
+// read_counter is the counter whose low and high 32 bits are the bit
+// patterns of c[0] and c[1].
+static __device__ inline unsigned long long read_counter(const float* c) {
+    return (unsigned long long)__float_as_uint(c[0]) | (unsigned long long)__float_as_uint(c[1]) << 32;
+}
+
+extern "C" __global__ void normal_fill(float* x, int n, unsigned long long seed, const float* counter) {
+    unsigned long long offset = read_counter(counter);
     GRID_STRIDE(i, n) { x[i] = normal_at(seed, offset + (unsigned long long)i); }
 }
 
 extern "C" __global__ void reparam_forward(float* z, float* eps, const float* mu, const float* logvar,
-                                           int n, unsigned long long seed, unsigned long long offset) {
+                                           int n, unsigned long long seed, const float* counter) {
+    unsigned long long offset = read_counter(counter);
     GRID_STRIDE(i, n) {
         float e = normal_at(seed, offset + (unsigned long long)i);
         eps[i] = e;

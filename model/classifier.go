@@ -77,7 +77,9 @@ type classifierTrain struct {
 	x            backend.Tensor
 	p            *pass
 	m, v         backend.Tensor // Adam moments
-	t            int            // Adam updates applied
+	bc           backend.Tensor // Adam's bias corrections of the update, uploaded before it
+	bcHost       []float32
+	t            int // Adam updates applied
 	logits, grad []float32
 }
 
@@ -124,7 +126,7 @@ func NewClassifier(b backend.Backend, batch int, seed uint64) (c *Classifier, er
 func (c *Classifier) bindTrain(batch int) {
 	b := c.B
 	t := &classifierTrain{batch: batch, x: b.New(batch, 1, 28, 28),
-		m: b.New(c.Params.Size()), v: b.New(c.Params.Size()),
+		m: b.New(c.Params.Size()), v: b.New(c.Params.Size()), bc: b.New(2), bcHost: make([]float32, 2),
 		logits: make([]float32, batch*ClassifierClasses), grad: make([]float32, batch*ClassifierClasses)}
 	t.p = c.net.bind(b, t.x.Shape, backend.Tensor{})
 	c.train = t
@@ -210,9 +212,10 @@ func (c *Classifier) TrainStep(x []float32, labels []uint8) (loss float64, corre
 	}
 	c.backward()
 	t.t++
-	bc1 := 1 - math.Pow(classifierBeta1, float64(t.t))
-	bc2 := 1 - math.Pow(classifierBeta2, float64(t.t))
-	b.AdamStep(c.Params.W, c.Params.G, t.m, t.v, backend.Tensor{}, c.lr, classifierBeta1, classifierBeta2, classifierEps, float32(bc1), float32(bc2))
+	t.bcHost[0] = float32(1 - math.Pow(classifierBeta1, float64(t.t)))
+	t.bcHost[1] = float32(1 - math.Pow(classifierBeta2, float64(t.t)))
+	b.Upload(t.bc, t.bcHost)
+	b.AdamStep(c.Params.W, c.Params.G, t.m, t.v, backend.Tensor{}, t.bc, c.lr, classifierBeta1, classifierBeta2, classifierEps)
 	return loss, correct, nil
 }
 

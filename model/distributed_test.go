@@ -73,7 +73,8 @@ func accumulatingStep(t *testing.T, ref *Trainer, n int, x []float32) Result {
 				k++
 			}
 		}
-		ref.gradients(x[r*shard : (r+1)*shard])
+		ref.prepare(x[r*shard : (r+1)*shard])
+		ref.gradients()
 		for i, v := range host() {
 			if sum[i] == nil {
 				sum[i] = make([]float32, len(v))
@@ -89,6 +90,7 @@ func accumulatingStep(t *testing.T, ref *Trainer, n int, x []float32) Result {
 		}
 		b.Upload(p, sum[i])
 	}
+	ref.update()
 	res, err := ref.finish(base, nil)
 	if err != nil {
 		t.Fatal(err)

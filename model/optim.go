@@ -26,7 +26,8 @@ type optimizer struct {
 	kind string
 	lr   float32
 	m, v backend.Tensor
-	t    int // updates applied so far
+	bc   backend.Tensor // Adam's bias corrections of the next update, on the device
+	t    int            // updates applied so far
 }
 
 func (c OptimConfig) check() error {
@@ -55,31 +56,41 @@ func (c OptimConfig) LearningRate() float64 {
 }
 
 // newOptimizer makes the optimizer of a network of size parameters; the
-// decoder's (dec) takes DecLR where it is set.
-func newOptimizer(b backend.Backend, c OptimConfig, size int, dec bool) *optimizer {
+// decoder's (dec) takes DecLR where it is set. Adam reads its bias
+// corrections from bc (two elements, which the trainer uploads with the
+// step's other scalars).
+func newOptimizer(b backend.Backend, c OptimConfig, size int, dec bool, bc backend.Tensor) *optimizer {
 	lr := c.LearningRate()
 	if dec && c.DecLR > 0 {
 		lr = c.DecLR
 	}
-	o := &optimizer{kind: c.Kind, lr: float32(lr), v: b.New(size)}
+	o := &optimizer{kind: c.Kind, lr: float32(lr), v: b.New(size), bc: bc}
 	if c.Kind == "adam" {
 		o.m = b.New(size)
 	}
 	return o
 }
 
+// corrections writes Adam's bias corrections [bc1, bc2] of the next
+// update, number o.t+1, into dst, for the upload into o.bc (RMSProp has
+// none).
+func (o *optimizer) corrections(dst []float32) {
+	if o.kind == "adam" {
+		dst[0] = float32(1 - math.Pow(adamBeta1, float64(o.t+1)))
+		dst[1] = float32(1 - math.Pow(adamBeta2, float64(o.t+1)))
+	}
+}
+
 // step queues an update of ps that happens only where on[0] ≠ 0 (a flag
-// Decide writes on the device); Adam's bias correction takes the update's
-// number, o.t+1. The host learns whether it happened from the flag
-// afterwards and then calls applied.
+// Decide writes on the device), Adam's with the corrections in o.bc. The
+// host learns whether it happened from the flag afterwards and then calls
+// applied.
 func (o *optimizer) step(b backend.Backend, ps *ParamSet, on backend.Tensor) {
 	if o.kind == "rmsprop" {
 		b.RMSPropStep(ps.W, ps.G, o.v, on, o.lr, rmspropAlpha, rmspropEps)
 		return
 	}
-	bc1 := 1 - math.Pow(adamBeta1, float64(o.t+1))
-	bc2 := 1 - math.Pow(adamBeta2, float64(o.t+1))
-	b.AdamStep(ps.W, ps.G, o.m, o.v, on, o.lr, adamBeta1, adamBeta2, adamEps, float32(bc1), float32(bc2))
+	b.AdamStep(ps.W, ps.G, o.m, o.v, on, o.bc, o.lr, adamBeta1, adamBeta2, adamEps)
 }
 
 // applied counts an update that step queued and the device made.

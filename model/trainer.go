@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 
@@ -30,6 +31,17 @@ const (
 	flagDec   = flagOK + 1
 	flagDis   = flagOK + 2
 	numSlots  = flagOK + 3
+)
+
+// The step's scalars that change from step to step, which its kernels read
+// from device memory (the scalars tensor, uploaded before the step) rather
+// than take as arguments, so that a recorded step can be replayed: the
+// Philox counters of eps and z_p, and each network's Adam bias corrections.
+const (
+	scalarEps  = 0
+	scalarZp   = scalarEps + backend.CounterLen
+	scalarBC   = scalarZp + backend.CounterLen // [bc1, bc2] of the encoder, decoder, discriminator
+	numScalars = scalarBC + 3*2
 )
 
 // netTitles name the networks of Trainer.nets in messages.
@@ -82,6 +94,10 @@ type Trainer struct {
 	dDisEnc    backend.Tensor // β·∂L_like/∂disIn on the reconstructed rows
 	losses     backend.Tensor // numLosses losses, then each network's Σg²
 	lossesHost []float32
+	scalars    backend.Tensor // the step's scalars (numScalars)
+	scalarsOf  []float32      // their host copy
+	epsCounter backend.Tensor // views of the noise counters in scalars
+	zpCounter  backend.Tensor
 	gradSq     [3]backend.Tensor // views of the Σg² slots
 	flags      backend.Tensor    // view of the flag slots
 	updates    [3]backend.Tensor // each network's update flag: views of flagOK, flagDec, flagDis
@@ -94,6 +110,13 @@ type Trainer struct {
 	loss                                     [numLosses]backend.Tensor
 	logits, gDis, gAdvG, tap, dTap, dDisDecG []backend.Tensor
 	fakeRows, recRows                        rowsOf // of the discriminator's pass
+
+	// The recorded step (gradients and updates) that later steps replay;
+	// nil: none yet, or the backend does not record (eager).
+	rec     backend.Recording
+	recWith recordedWith
+	warm    bool // a step has run op by op: the scratch memory is sized
+	eager   bool // the backend does not record
 
 	opt  [3]*optimizer  // enc, dec, dis; nil when the model lacks the net
 	ema  *weightAverage // of the decoder's weights; nil without Cfg.EMA
@@ -213,6 +236,9 @@ func NewDistributedTrainer(b backend.Backend, cfg Config, c comm.Comm) (t *Train
 		}
 	}
 	t.losses = b.New(numSlots)
+	t.scalars, t.scalarsOf = b.New(numScalars), make([]float32, numScalars)
+	t.epsCounter = t.scalars.Rows(scalarEps, scalarEps+backend.CounterLen)
+	t.zpCounter = t.scalars.Rows(scalarZp, scalarZp+backend.CounterLen)
 	t.lossesHost = make([]float32, numSlots)
 	for i := range t.loss {
 		t.loss[i] = t.losses.Rows(i, i+1)
@@ -234,7 +260,7 @@ func NewDistributedTrainer(b backend.Backend, cfg Config, c comm.Comm) (t *Train
 		if ps == nil {
 			continue
 		}
-		t.opt[i] = newOptimizer(b, cfg.Optim, ps.Size(), ps == &t.Nets.Dec)
+		t.opt[i] = newOptimizer(b, cfg.Optim, ps.Size(), ps == &t.Nets.Dec, t.scalars.Rows(scalarBC+2*i, scalarBC+2*i+2))
 		t.gradSq[i] = t.losses.Rows(gradSumSq+i, gradSumSq+i+1)
 		if !ps.S.IsNil() {
 			t.statsSaved[i] = b.New(ps.S.Len())
@@ -304,15 +330,94 @@ func (t *Trainer) Step(x []float32) (r Result, err error) {
 	}
 	defer recoverError(&err)
 	noise := t.Noise
-	t.gradients(x)
-	return t.finish(noise, t.allReduce())
+	t.prepare(x)
+	if t.comm.Size() == 1 {
+		t.queue()
+		return t.finish(noise, nil)
+	}
+	t.gradients()
+	if err := t.allReduce(); err != nil {
+		return t.finish(noise, err)
+	}
+	t.update()
+	return t.finish(noise, nil)
+}
+
+// queue queues this process's step, its gradients and updates. On a backend
+// that records (the CUDA backend: CUDA graphs) the second step records them
+// and later steps replay the recording: one driver call instead of
+// hundreds. The first step runs op by op and sizes the scratch memory the
+// recording then uses. A recording goes stale when memory it uses is freed
+// (an evaluation pass may grow the scratch memory) or when γ or β, which it
+// holds as arguments, change: that step runs op by op, and the next
+// records again.
+func (t *Trainer) queue() {
+	now := recordedWith{t.Gamma, t.Beta}
+	if t.rec != nil {
+		if t.recWith == now {
+			err := t.rec.Replay()
+			if err == nil {
+				return
+			}
+			if !errors.Is(err, backend.ErrStale) {
+				panic(err)
+			}
+		}
+		t.rec.Free()
+		t.rec = nil
+	} else if r, ok := t.B.(backend.Recorder); ok && t.warm && !t.eager {
+		rec, err := r.Record(t.ops)
+		switch {
+		case err == nil:
+			t.rec, t.recWith = rec, now
+			if err := rec.Replay(); err != nil {
+				panic(err)
+			}
+			return
+		case errors.Is(err, backend.ErrNoRecording):
+			t.eager = true
+		default:
+			panic(err)
+		}
+	}
+	t.ops()
+	t.warm = true
+}
+
+// recordedWith are the values a recording of the step holds that a user of
+// the Trainer may change between steps.
+type recordedWith struct{ gamma, beta float64 }
+
+// ops queues the step's gradients and updates op by op.
+func (t *Trainer) ops() {
+	t.gradients()
+	t.update()
+}
+
+// prepare uploads the batch x and the step's scalars: the noise counters
+// of eps and z_p (drawn in that order, advancing t.Noise) and each
+// optimizer's bias corrections.
+func (t *Trainer) prepare(x []float32) {
+	s := t.scalarsOf
+	if t.hasEnc {
+		backend.PutCounter(s[scalarEps:], t.drawNoise(t.eps.Len()))
+	}
+	if t.Cfg.Model != VAE {
+		backend.PutCounter(s[scalarZp:], t.drawNoise(t.zp.Len()))
+	}
+	for i, o := range t.opt {
+		if o != nil {
+			o.corrections(s[scalarBC+2*i : scalarBC+2*i+2])
+		}
+	}
+	t.B.Upload(t.scalars, s)
+	t.B.Upload(t.x, x)
 }
 
 // gradients saves the running statistics and computes this rank's losses
-// and gradients of the batch x.
-func (t *Trainer) gradients(x []float32) {
+// and gradients of the batch in t.x.
+func (t *Trainer) gradients() {
 	b := t.B
-	b.Upload(t.x, x)
 	for i, ps := range t.nets() {
 		if ps != nil {
 			b.Fill(ps.G, 0)
@@ -331,22 +436,14 @@ func (t *Trainer) gradients(x []float32) {
 	}
 }
 
-// finish decides the step on the device from the (all-reduced) losses and
+// update decides the step on the device from the (all-reduced) losses and
 // gradients and queues the updates, which the device makes only where the
 // decision lets them (Decide): no finite check and no equilibrium rule
-// waits for the host. Then it downloads the losses and flags, the step's one
-// synchronization. A step stopped on the device (a non-finite loss or
+// waits for the host. A step stopped on the device (a non-finite loss or
 // gradient) leaves its weights and moments untouched and restores its
-// running statistics; the host restores the noise counter (noise) and
-// returns an error naming the culprit. An error of the all-reduce (err)
-// stops the step before anything is queued.
-func (t *Trainer) finish(noise uint64, err error) (Result, error) {
+// running statistics.
+func (t *Trainer) update() {
 	b := t.B
-	if err != nil {
-		b.Download(t.lossesHost, t.losses)
-		t.restoreStats()
-		return t.stopped(noise, t.result(), err)
-	}
 	for i, ps := range t.nets() {
 		if ps != nil {
 			b.SumSquares(ps.G, t.gradSq[i])
@@ -365,7 +462,19 @@ func (t *Trainer) finish(noise uint64, err error) (Result, error) {
 	if t.ema != nil {
 		t.ema.update(b, t.Nets.Dec.W, t.updates[1])
 	}
-	b.Download(t.lossesHost, t.losses)
+}
+
+// finish downloads the losses and flags, the step's one synchronization,
+// and counts the updates the device made. For a step stopped on the device
+// it restores the noise counter (noise) and returns an error naming the
+// culprit. An error of the all-reduce (err) stops the step before its
+// updates were queued.
+func (t *Trainer) finish(noise uint64, err error) (Result, error) {
+	t.B.Download(t.lossesHost, t.losses)
+	if err != nil {
+		t.restoreStats()
+		return t.stopped(noise, t.result(), err)
+	}
 	r := t.result()
 	if t.lossesHost[flagOK] == 0 {
 		err = r.check(t.Cfg.Model)
@@ -407,7 +516,7 @@ func (t *Trainer) restoreStats() {
 func (t *Trainer) encode() {
 	e := t.enc
 	e.forward(t.B, t.Nets, t.x, true)
-	t.B.Reparameterize(e.mu.y, e.logvar.y, t.eps, t.z, t.NoiseSeed, t.drawNoise(t.eps.Len()))
+	t.B.Reparameterize(e.mu.y, e.logvar.y, t.eps, t.z, t.NoiseSeed, t.epsCounter)
 }
 
 // klLoss writes the KL loss and overwrites the heads' gradients with it.
@@ -426,7 +535,7 @@ func (t *Trainer) encBackward() {
 
 // sampleZp draws the decoder's prior samples z_p ~ N(0, I).
 func (t *Trainer) sampleZp() {
-	t.B.Normal(t.zp, t.NoiseSeed, t.drawNoise(t.zp.Len()))
+	t.B.Normal(t.zp, t.NoiseSeed, t.zpCounter)
 }
 
 // decisionRule is how Decide judges this trainer's steps: every loss and

@@ -522,12 +522,19 @@ func normals(n int, seed, offset uint64) []float64 {
 // crosses the 32-bit boundary of the counter.
 var streams = [][2]uint64{{42, 0}, {7, 12345}, {1<<40 + 3, 1<<32 - 5}}
 
+// counter uploads a counter tensor holding c.
+func (e *env) counter(c uint64) backend.Tensor {
+	v := make([]float32, backend.CounterLen)
+	backend.PutCounter(v, c)
+	return e.up(v)
+}
+
 func testNormal(t *testing.T, b backend.Backend, tol Tolerance) {
 	for _, st := range streams {
 		for _, n := range sizes {
 			sub(t, b, tol, fmt.Sprintf("seed%d_off%d_n%d", st[0], st[1], n), func(e *env) {
 				x := e.up(e.uniform(n, -1, 1))
-				b.Normal(x, st[0], st[1])
+				b.Normal(x, st[0], e.counter(st[1]))
 				e.expect("t", x, normals(n, st[0], st[1]))
 			})
 		}
@@ -540,7 +547,7 @@ func testReparameterize(t *testing.T, b backend.Backend, tol Tolerance) {
 			sub(t, b, tol, fmt.Sprintf("seed%d_off%d_n%d", st[0], st[1], n), func(e *env) {
 				mu, lv := e.uniform(n, -1, 1), e.uniform(n, -2, 2)
 				eps, z := e.up(e.uniform(n, -1, 1)), e.up(e.uniform(n, -1, 1))
-				b.Reparameterize(e.up(mu), e.up(lv), eps, z, st[0], st[1])
+				b.Reparameterize(e.up(mu), e.up(lv), eps, z, st[0], e.counter(st[1]))
 				weps := normals(n, st[0], st[1])
 				e.expect("eps", eps, weps)
 				e.expect("z", z, refReparameterize(f64(mu), f64(lv), weps))
@@ -779,9 +786,8 @@ func testAdamStep(t *testing.T, b backend.Backend, tol Tolerance) {
 					if updates {
 						grads = append(grads, f64(g))
 					}
-					bc1 := float32(1 - math.Pow(h.b1, float64(t)))
-					bc2 := float32(1 - math.Pow(h.b2, float64(t)))
-					b.AdamStep(p, e.up(g), m, v, on, float32(h.lr), float32(h.b1), float32(h.b2), float32(h.eps), bc1, bc2)
+					bc := e.up([]float32{float32(1 - math.Pow(h.b1, float64(t))), float32(1 - math.Pow(h.b2, float64(t)))})
+					b.AdamStep(p, e.up(g), m, v, on, bc, float32(h.lr), float32(h.b1), float32(h.b2), float32(h.eps))
 				}
 				wp, wm, wv := f64(p0), make([]float64, n), make([]float64, n)
 				refAdam(wp, wm, wv, grads, h)

@@ -94,7 +94,9 @@ func trainingOps(b *Backend, seed uint64) [][]float32 {
 	b.BatchNormBackward(y, dy, gamma, mean, invstd, dy, dg, db, g.N, c, s)
 	b.ConvBackwardData(g, dy, w, dx)
 	b.ConvBackwardFilter(g, x, dy, dw)
-	b.AdamStep(w, dw, m, v, backend.Tensor{}, 1e-3, 0.5, 0.999, 1e-8, 0.5, 0.001)
+	bc := b.New(2)
+	b.Upload(bc, []float32{0.5, 0.001})
+	b.AdamStep(w, dw, m, v, backend.Tensor{}, bc, 1e-3, 0.5, 0.999, 1e-8)
 	var out [][]float32
 	for _, t := range []backend.Tensor{y, z, mean, invstd, rm, rv, loss, dy, dg, db, dx, dw, w, m, v} {
 		out = append(out, append([]float32(nil), data(t)...))

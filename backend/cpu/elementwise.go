@@ -178,8 +178,9 @@ func positive(v float32) uint32 {
 	return uint32(d >> 63)
 }
 
-// Normal sets t[i] = NormalAt(seed, offset+i).
-func (b *Backend) Normal(t backend.Tensor, seed, offset uint64) {
+// Normal sets t[i] = NormalAt(seed, c+i), c the counter's value.
+func (b *Backend) Normal(t backend.Tensor, seed uint64, counter backend.Tensor) {
+	offset := backend.CounterOf(data(counter))
 	d := data(t)
 	for i := range d {
 		d[i] = backend.NormalAt(seed, offset+uint64(i))
@@ -188,7 +189,8 @@ func (b *Backend) Normal(t backend.Tensor, seed, offset uint64) {
 
 // Reparameterize sets eps[i] = NormalAt(seed, offset+i) and
 // z = mu + exp(logvar/2)*eps.
-func (b *Backend) Reparameterize(mu, logvar, eps, z backend.Tensor, seed, offset uint64) {
+func (b *Backend) Reparameterize(mu, logvar, eps, z backend.Tensor, seed uint64, counter backend.Tensor) {
+	offset := backend.CounterOf(data(counter))
 	ms, ls, es, zs := data(mu), data(logvar), data(eps), data(z)
 	ls, es, zs = ls[:len(ms)], es[:len(ms)], zs[:len(ms)]
 	for i, m := range ms {
@@ -371,10 +373,11 @@ func (b *Backend) Restore(dst, saved, ok backend.Tensor) {
 
 // AdamStep is one torch.optim.Adam update of p (no weight decay), unless on
 // holds 0.
-func (b *Backend) AdamStep(p, g, m, v, on backend.Tensor, lr, b1, b2, eps, bc1, bc2 float32) {
+func (b *Backend) AdamStep(p, g, m, v, on, bc backend.Tensor, lr, b1, b2, eps float32) {
 	if off(on) {
 		return
 	}
+	bc1, bc2 := data(bc)[0], data(bc)[1]
 	ps, gs, ms, vs := data(p), data(g), data(m), data(v)
 	n := len(ps)
 	b.jobs.adam = adamJob{g: gs[:n], m: ms[:n], p: ps, v: vs[:n], lr: lr, b1: b1, b2: b2, eps: eps, bc1: bc1, bc2: bc2}

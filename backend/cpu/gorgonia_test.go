@@ -321,7 +321,9 @@ func TestGorgoniaReparameterize(t *testing.T) {
 	gz32, gz := draw(r, n, -1, 1)
 	eps, z := b.New(n), b.New(n)
 	tlv := tensorOf(b, lv32, n)
-	b.Reparameterize(tensorOf(b, mu32, n), tlv, eps, z, 99, 5)
+	counter := make([]float32, backend.CounterLen)
+	backend.PutCounter(counter, 5)
+	b.Reparameterize(tensorOf(b, mu32, n), tlv, eps, z, 99, tensorOf(b, counter, backend.CounterLen))
 	eps64 := make([]float64, n)
 	for i, e := range values(b, eps) {
 		eps64[i] = float64(e)

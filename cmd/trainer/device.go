@@ -19,6 +19,7 @@ type deviceFlags struct {
 	threads int
 	tf32    bool
 	debug   bool
+	graphs  bool
 }
 
 func (d *deviceFlags) register(fs *flag.FlagSet) {
@@ -27,7 +28,8 @@ func (d *deviceFlags) register(fs *flag.FlagSet) {
 	d.ordinal = -1
 	fs.IntVar(&d.threads, "threads", runtime.NumCPU(), "CPU threads for the cpu device")
 	fs.BoolVar(&d.tf32, "tf32", true, "cuda: TF32 tensor-core math in matrix products on GPUs that have it (Ampere, sm_80, and newer):\nfaster, products rounded to 10 mantissa bits; -tf32=false keeps full float32")
-	fs.BoolVar(&d.debug, "cuda-debug", false, "cuda: synchronise and check for errors after every kernel launch")
+	fs.BoolVar(&d.debug, "cuda-debug", false, "cuda: synchronise and check for errors after every kernel launch (no CUDA graphs)")
+	fs.BoolVar(&d.graphs, "cuda-graphs", true, "cuda: record the training step once and replay it (CUDA graphs): one driver call per step\ninstead of hundreds; -cuda-graphs=false runs every step op by op")
 }
 
 // open returns the chosen backend.

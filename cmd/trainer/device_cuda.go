@@ -21,7 +21,9 @@ func openCUDA(d *deviceFlags) (backend.Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-device cuda: %w", err)
 	}
-	return gpu.New(drv), nil
+	b := gpu.New(drv)
+	b.SetRecording(d.graphs)
+	return b, nil
 }
 
 // deviceAllReducer sets up the step's all-reduce in GPU memory with NCCL

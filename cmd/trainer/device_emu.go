@@ -22,7 +22,9 @@ func openCUDA(d *deviceFlags) (backend.Backend, error) {
 	if !d.debug {
 		opts = append(opts, emu.WithAsyncErrors())
 	}
-	return gpu.New(emu.New(d.threads, opts...)), nil
+	b := gpu.New(emu.New(d.threads, opts...))
+	b.SetRecording(d.graphs && !d.debug) // as the CUDA driver, which records nothing with -cuda-debug
+	return b, nil
 }
 
 // deviceAllReducer sets up the step's all-reduce in the emulated devices'

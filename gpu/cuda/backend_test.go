@@ -46,3 +46,9 @@ func TestFailedStepChangesNothing(t *testing.T) {
 func TestCelebAStepMatchesPyTorch(t *testing.T) {
 	steptest.CheckCelebADigest(t, gpu.New(newDriver(t, cuda.Options{})), 1e-3) // as on the emulated driver (gpu/emu's celebAFloor)
 }
+
+// TestRecordedStepsMatchOpByOp: steps replayed from CUDA graphs match steps
+// run op by op on the GPU, bit for bit.
+func TestRecordedStepsMatchOpByOp(t *testing.T) {
+	steptest.CheckRecordedSteps(t, func() gpu.Driver { return newDriver(t, cuda.Options{}) })
+}

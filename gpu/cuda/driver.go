@@ -3,7 +3,8 @@
 package cuda
 
 /*
-#cgo LDFLAGS: -lcublas
+#cgo LDFLAGS: -lcublas -lcuda
+#include <cuda.h>
 #include <cublas_v2.h>
 
 // cuBLAS is called through these wrappers (inside do, where the CUDA context
@@ -19,6 +20,32 @@ static int blas_sgemm(cublasHandle_t h, int ta, int tb, int m, int n, int k, flo
 	                        &alpha, (const float*)a, lda, (const float*)b, ldb, &beta, (float*)c, ldc);
 }
 static const char* blas_status(int st) { return cublasGetStatusString((cublasStatus_t)st); }
+static int blas_set_stream(cublasHandle_t h, void* s) { return (int)cublasSetStream(h, (cudaStream_t)s); }
+
+// Graphs: the driver's stream is captured in relaxed mode (the driver's
+// calls run on whichever OS thread holds its mutex), the graph instantiated
+// and launched on the same stream.
+static int capture_begin(void* s) { return (int)cuStreamBeginCapture((CUstream)s, CU_STREAM_CAPTURE_MODE_RELAXED); }
+static int capture_end(void* s, CUgraphExec* exec) {
+	CUgraph g = NULL;
+	int st = (int)cuStreamEndCapture((CUstream)s, &g);
+	if (st != 0) {
+		return st;
+	}
+	st = (int)cuGraphInstantiateWithFlags(exec, g, 0);
+	int destroy = (int)cuGraphDestroy(g); // the instantiated graph stands alone
+	return st != 0 ? st : destroy;
+}
+static int graph_launch(CUgraphExec exec, void* s) { return (int)cuGraphLaunch(exec, (CUstream)s); }
+static int graph_destroy(CUgraphExec exec) { return (int)cuGraphExecDestroy(exec); }
+static const char* result_name(int st) {
+	const char* s = NULL;
+	return cuGetErrorName((CUresult)st, &s) == CUDA_SUCCESS ? s : "unknown CUresult";
+}
+static const char* result_string(int st) {
+	const char* s = NULL;
+	return cuGetErrorString((CUresult)st, &s) == CUDA_SUCCESS ? s : "no description";
+}
 */
 import "C"
 
@@ -60,13 +87,17 @@ type Driver struct {
 	modules []cu.Module
 	funcs   map[string]function
 	blas    C.cublasHandle_t
+	stream  cu.Stream        // every launch, product and copy within the device; captured into graphs
 	tf32    bool             // TF32 math on: asked for, and the GPU has it
 	nccl    *ncclGroup       // JoinNCCL's; nil: AllReduce fails
 	params  []unsafe.Pointer // the launch being made's argument addresses (under mu)
 	closed  bool
 }
 
-var _ gpu.Driver = (*Driver)(nil)
+var (
+	_ gpu.Driver   = (*Driver)(nil)
+	_ gpu.Capturer = (*Driver)(nil)
+)
 
 // function is a loaded kernel and its PTX parameter types.
 type function struct {
@@ -138,6 +169,12 @@ func (d *Driver) open() (err error) {
 	if d.ctx, err = dev.MakeContext(cu.SchedAuto); err != nil {
 		return fmt.Errorf("cuda: creating a context on %s: %w", d.name, err)
 	}
+	// A blocking stream: the copies to and from the host (synchronous, on
+	// the legacy default stream) and NCCL's all-reduce (on that stream too)
+	// stay ordered with its work.
+	if d.stream, err = cu.MakeStream(cu.DefaultStream); err != nil {
+		return fmt.Errorf("cuda: creating a stream on %s: %w", d.name, err)
+	}
 	modules := map[string]cu.Module{}
 	params := map[string][]string{}
 	for _, src := range kernels.SourceFiles() {
@@ -170,6 +207,9 @@ func (d *Driver) open() (err error) {
 func (d *Driver) newBLAS() error {
 	if err := blasError("cublasCreate", C.blas_create(&d.blas)); err != nil {
 		return fmt.Errorf("cuda: creating the cuBLAS handle: %w", err)
+	}
+	if err := blasError("cublasSetStream", C.blas_set_stream(d.blas, d.rawStream())); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	if d.tf32 {
 		if err := blasError("cublasSetMathMode(CUBLAS_TF32_TENSOR_OP_MATH)", C.blas_tf32(d.blas)); err != nil {
@@ -260,7 +300,7 @@ func (d *Driver) CopyDtoD(dst, src gpu.DevicePtr, n int) error {
 		return nil
 	}
 	err := d.do(func() error {
-		return cu.MemcpyDtoD(cu.DevicePtr(dst), cu.DevicePtr(src), int64(4*n))
+		return cu.MemcpyDtoDAsync(cu.DevicePtr(dst), cu.DevicePtr(src), int64(4*n), d.stream)
 	})
 	if err != nil {
 		return fmt.Errorf("cuda: CopyDtoD of %d floats from %#x to %#x: %w", n, uintptr(src), uintptr(dst), fault(err))
@@ -287,7 +327,7 @@ func (d *Driver) Launch(name string, grid, block gpu.Dim3, shared int, args []gp
 		for i := range args { // cu.Function.Launch copies each 8-byte value
 			d.params = append(d.params, unsafe.Pointer(&args[i].Bits))
 		}
-		if err := f.fn.Launch(grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, shared, cu.NoStream, d.params); err != nil {
+		if err := f.fn.Launch(grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, shared, d.stream, d.params); err != nil {
 			return fmt.Errorf("cuda: %s: %w", shape(), err)
 		}
 		if d.opts.Debug {
@@ -392,6 +432,9 @@ func (d *Driver) release() error {
 		errs = append(errs, blasError("cublasDestroy", C.blas_destroy(d.blas)))
 		d.blas = nil
 	}
+	if d.stream != cu.NoStream {
+		errs = append(errs, d.stream.Destroy()) // Destroy zeroes it
+	}
 	for _, m := range d.modules {
 		errs = append(errs, m.Unload())
 	}
@@ -402,14 +445,90 @@ func (d *Driver) release() error {
 	return errors.Join(errs...)
 }
 
+// rawStream is the driver's stream as cgo's CUstream of this package.
+func (d *Driver) rawStream() unsafe.Pointer { return unsafe.Pointer(d.stream.C()) }
+
+// BeginCapture starts capturing the driver's stream into a graph (relaxed
+// mode). With Options.Debug it fails with gpu.ErrNoCapture: debugging waits
+// for every launch, which a capture cannot.
+func (d *Driver) BeginCapture() error {
+	if d.opts.Debug {
+		return fmt.Errorf("cuda: -cuda-debug checks every launch: %w", gpu.ErrNoCapture)
+	}
+	return d.do(func() error {
+		return cuError("cuStreamBeginCapture", C.capture_begin(d.rawStream()))
+	})
+}
+
+// EndCapture ends the capture and instantiates the graph. A call the
+// capture did not allow (a copy to or from the host, a synchronisation)
+// fails it here, as CUDA_ERROR_STREAM_CAPTURE_INVALIDATED.
+func (d *Driver) EndCapture() (gpu.Graph, error) {
+	g := &graph{d: d}
+	err := d.do(func() error {
+		return cuError("cuStreamEndCapture, cuGraphInstantiateWithFlags", C.capture_end(d.rawStream(), &g.exec))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// graph is an instantiated CUDA graph of the driver's stream.
+type graph struct {
+	d    *Driver
+	exec C.CUgraphExec
+}
+
+// Replay launches the graph on the driver's stream.
+func (g *graph) Replay() error {
+	return g.d.do(func() error {
+		if g.exec == nil {
+			return errors.New("cuda: Replay of a destroyed graph")
+		}
+		return cuError("cuGraphLaunch", C.graph_launch(g.exec, g.d.rawStream()))
+	})
+}
+
+// Destroy releases the graph.
+func (g *graph) Destroy() error {
+	return g.d.do(func() error {
+		if g.exec == nil {
+			return errors.New("cuda: Destroy of a destroyed graph")
+		}
+		err := cuError("cuGraphExecDestroy", C.graph_destroy(g.exec))
+		g.exec = nil
+		return err
+	})
+}
+
+// cuError turns a CUresult into an error naming the call, with the
+// driver's name and description of the result, and fault's advice where it
+// is a kernel's fault.
+func cuError(call string, st C.int) error {
+	if st == 0 {
+		return nil
+	}
+	err := fmt.Errorf("cuda: %s: %s (CUresult %d): %s", call, C.GoString(C.result_name(st)), int(st), C.GoString(C.result_string(st)))
+	switch st {
+	case C.CUDA_ERROR_ILLEGAL_ADDRESS, C.CUDA_ERROR_LAUNCH_FAILED, C.CUDA_ERROR_ILLEGAL_INSTRUCTION,
+		C.CUDA_ERROR_MISALIGNED_ADDRESS, C.CUDA_ERROR_HARDWARE_STACK_ERROR, C.CUDA_ERROR_ASSERT:
+		return fmt.Errorf("%w: %s", err, faultAdvice)
+	}
+	return err
+}
+
+// faultAdvice is what a kernel's fault means and how to find the kernel.
+const faultAdvice = "a kernel failed earlier; the CUDA context is unusable and the run must stop " +
+	"(rerun with -cuda-debug, which checks every launch and records no graph, to name the kernel)"
+
 // fault adds, to an error that a kernel's fault left on the context (which
 // surfaces at the next copy or synchronisation, without the kernel's name),
 // what it means and how to find the kernel.
 func fault(err error) error {
 	for _, r := range []error{cu.IllegalAddress, cu.LaunchFailed, cu.IllegalInstruction, cu.MisalignedAddress, cu.HardwareStackError, cu.Assert} {
 		if errors.Is(err, r) {
-			return fmt.Errorf("%w: a kernel failed earlier; the CUDA context is unusable and the run must stop "+
-				"(rerun with -cuda-debug, which checks every launch, to name the kernel)", err)
+			return fmt.Errorf("%w: %s", err, faultAdvice)
 		}
 	}
 	return err

@@ -49,10 +49,16 @@ type Driver struct {
 	async   bool      // WithAsyncErrors
 	sticky  error     // a kernel's failure, reported by every later call (async)
 	group   comm.Comm // JoinGroup's; nil: AllReduce fails
+	capture *graph    // the graph being recorded (BeginCapture); nil: none
+	failed  error     // the failure of the kernel just run, without WithAsyncErrors
 	closed  bool
 }
 
-var _ gpu.Driver = (*Driver)(nil)
+var (
+	_ gpu.Driver     = (*Driver)(nil)
+	_ gpu.Capturer   = (*Driver)(nil)
+	_ gpu.AllReducer = (*Driver)(nil)
+)
 
 // kernel is one entry of the launch table.
 type kernel struct {
@@ -121,7 +127,7 @@ func (d *Driver) Name() string {
 func (d *Driver) Alloc(n int) (gpu.DevicePtr, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.open("Alloc"); err != nil {
+	if err := d.outsideCapture("Alloc"); err != nil {
 		return 0, err
 	}
 	if n < 0 {
@@ -149,7 +155,7 @@ func (d *Driver) Alloc(n int) (gpu.DevicePtr, error) {
 func (d *Driver) Free(p gpu.DevicePtr) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.open("Free"); err != nil {
+	if err := d.outsideCapture("Free"); err != nil {
 		return err
 	}
 	i := sort.Search(len(d.allocs), func(i int) bool { return d.allocs[i].base >= p })
@@ -166,6 +172,9 @@ func (d *Driver) Free(p gpu.DevicePtr) error {
 func (d *Driver) CopyHtoD(dst gpu.DevicePtr, src []float32) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if err := d.outsideCapture("CopyHtoD"); err != nil {
+		return err
+	}
 	if err := d.checkRange("CopyHtoD destination", dst, len(src)); err != nil {
 		return err
 	}
@@ -177,6 +186,9 @@ func (d *Driver) CopyHtoD(dst gpu.DevicePtr, src []float32) error {
 func (d *Driver) CopyDtoH(dst []float32, src gpu.DevicePtr) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if err := d.outsideCapture("CopyDtoH"); err != nil {
+		return err
+	}
 	if err := d.checkRange("CopyDtoH source", src, len(dst)); err != nil {
 		return err
 	}
@@ -184,31 +196,46 @@ func (d *Driver) CopyDtoH(dst []float32, src gpu.DevicePtr) error {
 	return nil
 }
 
-// CopyDtoD copies n floats within the device.
+// CopyDtoD copies n floats within the device (or records the copy).
 func (d *Driver) CopyDtoD(dst, src gpu.DevicePtr, n int) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.checkRange("CopyDtoD destination", dst, n); err != nil {
-		return err
-	}
-	if err := d.checkRange("CopyDtoD source", src, n); err != nil {
-		return err
-	}
-	copy(floats(dst, n), floats(src, n))
-	return nil
+	return d.queue("CopyDtoD", func() error {
+		if err := d.checkRange("CopyDtoD destination", dst, n); err != nil {
+			return err
+		}
+		return d.checkRange("CopyDtoD source", src, n)
+	}, func() { copy(floats(dst, n), floats(src, n)) })
 }
 
 // Launch runs the named kernel over grid×block threads and returns when it
-// has finished.
+// has finished (or records it, its arguments copied).
 func (d *Driver) Launch(name string, grid, block gpu.Dim3, shared int, args []gpu.Arg) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	fail := func(format string, a ...any) error {
-		return fmt.Errorf("emu: launch %s grid %s block %s shared %d: %s",
-			name, dim(grid), dim(block), shared, fmt.Sprintf(format, a...))
+	if d.capture != nil {
+		args = append([]gpu.Arg(nil), args...) // the caller reuses its slice
 	}
-	if err := d.open("Launch"); err != nil {
+	var k kernel
+	var slots []uint64
+	return d.queue("Launch", func() error {
+		var err error
+		k, slots, err = d.checkLaunch(name, grid, block, shared, args)
 		return err
+	}, func() { d.run(name, k, slots, grid, block, shared) })
+}
+
+// launchError formats the error of a launch.
+func launchError(name string, grid, block gpu.Dim3, shared int, format string, a ...any) error {
+	return fmt.Errorf("emu: launch %s grid %s block %s shared %d: %s",
+		name, dim(grid), dim(block), shared, fmt.Sprintf(format, a...))
+}
+
+// checkLaunch checks a launch against the kernel's parameters and CUDA's
+// limits and packs its arguments.
+func (d *Driver) checkLaunch(name string, grid, block gpu.Dim3, shared int, args []gpu.Arg) (kernel, []uint64, error) {
+	fail := func(format string, a ...any) (kernel, []uint64, error) {
+		return kernel{}, nil, launchError(name, grid, block, shared, format, a...)
 	}
 	k, ok := d.kernels[name]
 	if !ok {
@@ -221,7 +248,13 @@ func (d *Driver) Launch(name string, grid, block gpu.Dim3, shared int, args []gp
 	if err != nil {
 		return fail("%v", err)
 	}
-	slots = append(slots, 0) // so that &slots[0] exists for kernels without parameters
+	return k, append(slots, 0), nil // the 0: &slots[0] exists for kernels without parameters
+}
+
+// run runs a checked launch. A kernel's failure becomes the driver's sticky
+// error (WithAsyncErrors: the next call reports it) or d.failed, the
+// error of the call.
+func (d *Driver) run(name string, k kernel, slots []uint64, grid, block gpu.Dim3, shared int) {
 	dims := [6]int32{int32(grid.X), int32(grid.Y), int32(grid.Z), int32(block.X), int32(block.Y), int32(block.Z)}
 	var next int64
 	var stop int32
@@ -241,15 +274,15 @@ func (d *Driver) Launch(name string, grid, block gpu.Dim3, shared int, args []gp
 	wg.Wait()
 	for w, rc := range rcs {
 		if rc != 0 {
-			err := fail("%s", C.GoString((*C.char)(unsafe.Pointer(&msgs[w][0]))))
+			err := launchError(name, grid, block, shared, "%s", C.GoString((*C.char)(unsafe.Pointer(&msgs[w][0]))))
 			if d.async { // as on a GPU: the next call reports it
 				d.sticky = fmt.Errorf("an earlier kernel failed: %w", err)
-				return nil
+				return
 			}
-			return err
+			d.failed = err
+			return
 		}
 	}
-	return nil
 }
 
 // Sgemm is cuBLAS's column-major single-precision matrix product
@@ -257,9 +290,6 @@ func (d *Driver) Launch(name string, grid, block gpu.Dim3, shared int, args []gp
 func (d *Driver) Sgemm(transA, transB bool, m, n, k int, alpha float32, a gpu.DevicePtr, lda int, b gpu.DevicePtr, ldb int, beta float32, c gpu.DevicePtr, ldc int) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.open("Sgemm"); err != nil {
-		return err
-	}
 	rowsA, colsA := m, k
 	if transA {
 		rowsA, colsA = k, m
@@ -272,41 +302,87 @@ func (d *Driver) Sgemm(transA, transB bool, m, n, k int, alpha float32, a gpu.De
 		return fmt.Errorf("emu: Sgemm transA=%t transB=%t m=%d n=%d k=%d lda=%d ldb=%d ldc=%d: %s",
 			transA, transB, m, n, k, lda, ldb, ldc, fmt.Sprintf(format, args...))
 	}
-	switch {
-	case m < 0 || n < 0 || k < 0:
-		return fail("sizes must not be negative")
-	case lda < max(1, rowsA):
-		return fail("lda must be at least max(1, %d)", rowsA)
-	case ldb < max(1, rowsB):
-		return fail("ldb must be at least max(1, %d)", rowsB)
-	case ldc < max(1, m):
-		return fail("ldc must be at least max(1, m)")
-	}
-	if m == 0 || n == 0 {
+	var as, bs, cs []float32
+	return d.queue("Sgemm", func() error {
+		switch {
+		case m < 0 || n < 0 || k < 0:
+			return fail("sizes must not be negative")
+		case lda < max(1, rowsA):
+			return fail("lda must be at least max(1, %d)", rowsA)
+		case ldb < max(1, rowsB):
+			return fail("ldb must be at least max(1, %d)", rowsB)
+		case ldc < max(1, m):
+			return fail("ldc must be at least max(1, m)")
+		}
+		if m == 0 || n == 0 {
+			return nil
+		}
+		var err error
+		if cs, err = d.matrix(c, m, n, ldc); err != nil {
+			return fail("C: %v", err)
+		}
+		if k > 0 && alpha != 0 {
+			if as, err = d.matrix(a, rowsA, colsA, lda); err != nil {
+				return fail("A: %v", err)
+			}
+			if bs, err = d.matrix(b, rowsB, colsB, ldb); err != nil {
+				return fail("B: %v", err)
+			}
+		}
 		return nil
-	}
-	cs, err := d.matrix(c, m, n, ldc)
-	if err != nil {
-		return fail("C: %v", err)
-	}
-	var as, bs []float32
-	if k > 0 && alpha != 0 {
-		if as, err = d.matrix(a, rowsA, colsA, lda); err != nil {
-			return fail("A: %v", err)
+	}, func() {
+		if m > 0 && n > 0 {
+			sgemm(transA, transB, m, n, k, alpha, as, lda, bs, ldb, beta, cs, ldc, len(d.workers))
 		}
-		if bs, err = d.matrix(b, rowsB, colsB, ldb); err != nil {
-			return fail("B: %v", err)
-		}
-	}
-	sgemm(transA, transB, m, n, k, alpha, as, lda, bs, ldb, beta, cs, ldc, len(d.workers))
-	return nil
+	})
 }
 
 // Synchronize returns nil: every operation has finished when it returns.
 func (d *Driver) Synchronize() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.open("Synchronize")
+	return d.outsideCapture("Synchronize")
+}
+
+// queue checks an operation (op names it in errors) and runs it, or
+// records it while capturing. A recorded operation is checked again at each
+// replay, so that one whose memory has been freed since fails there, as a
+// GPU would fault, rather than touching freed memory.
+func (d *Driver) queue(op string, check func() error, run func()) error {
+	if err := d.open(op); err != nil {
+		return err
+	}
+	if err := check(); err != nil {
+		if d.capture != nil && d.capture.err == nil {
+			d.capture.err = err
+		}
+		return err
+	}
+	if d.capture != nil {
+		d.capture.ops = append(d.capture.ops, recorded{op, check, run})
+		return nil
+	}
+	run()
+	err := d.failed
+	d.failed = nil
+	return err
+}
+
+// outsideCapture is open(op) for the calls a capture does not allow: while
+// capturing they fail and spoil the capture, as CUDA's stream capture does
+// (cudaErrorStreamCaptureUnsupported, and the capture is invalidated).
+func (d *Driver) outsideCapture(op string) error {
+	if err := d.open(op); err != nil {
+		return err
+	}
+	if d.capture != nil {
+		err := fmt.Errorf("emu: %s during a graph capture: not allowed (the capture is spoilt)", op)
+		if d.capture.err == nil {
+			d.capture.err = err
+		}
+		return err
+	}
+	return nil
 }
 
 // Close frees all device memory and the workers.

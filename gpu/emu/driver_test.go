@@ -250,3 +250,56 @@ func TestAsyncErrorsSurfaceLater(t *testing.T) {
 	}()
 	b.Download(make([]float32, 64), y)
 }
+
+// TestCaptureStrictness: during a capture the emulator refuses, as CUDA's
+// stream capture does, every call that is not recorded work; a replay after
+// memory the graph uses was freed fails naming the operation, where a GPU
+// would fault; a destroyed graph does not replay.
+func TestCaptureStrictness(t *testing.T) {
+	d := newDriver(t, 1)
+	x, err := d.Alloc(16) // freed below, so not drivertest.Alloc's
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := map[string]func() error{
+		"Synchronize": d.Synchronize,
+		"Alloc":       func() error { _, err := d.Alloc(4); return err },
+		"Free":        func() error { return d.Free(x) },
+		"CopyDtoH":    func() error { return d.CopyDtoH(make([]float32, 4), x) },
+	}
+	for name, call := range refused {
+		if err := d.BeginCapture(); err != nil {
+			t.Fatal(err)
+		}
+		if err := call(); err == nil || !strings.Contains(err.Error(), "during a graph capture") {
+			t.Errorf("%s during a capture: %v, want a refusal", name, err)
+		}
+		if _, err := d.EndCapture(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("EndCapture after a refused %s: %v, want the capture's failure naming it", name, err)
+		}
+	}
+
+	y := drivertest.Alloc(t, d, 4)
+	if err := d.BeginCapture(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CopyDtoD(y, x, 4); err != nil {
+		t.Fatal(err)
+	}
+	g, err := d.EndCapture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Free(x); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Replay(); err == nil || !strings.Contains(err.Error(), "CopyDtoD source") {
+		t.Errorf("replay after its source was freed: %v, want an error naming the CopyDtoD source", err)
+	}
+	if err := g.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Replay(); err == nil {
+		t.Error("a destroyed graph replayed")
+	}
+}

@@ -29,6 +29,10 @@ func (d *Driver) AllReduce(spans []gpu.Span) error {
 		d.mu.Unlock()
 		return errors.New("emu: AllReduce before JoinGroup")
 	}
+	if err := d.outsideCapture("AllReduce"); err != nil {
+		d.mu.Unlock()
+		return err
+	}
 	total := 0
 	for _, s := range spans {
 		if err := d.checkRange("AllReduce buffer", s.P, s.N); err != nil {

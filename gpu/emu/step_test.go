@@ -109,3 +109,9 @@ func TestCelebAStepMatchesPyTorch(t *testing.T) {
 	}
 	steptest.CheckCelebADigest(t, gpu.New(emu.New(2)), celebAFloor)
 }
+
+// TestRecordedStepsMatchOpByOp: steps replayed from a recording (CUDA
+// graphs, here on the emulated driver) match steps run op by op bit for bit.
+func TestRecordedStepsMatchOpByOp(t *testing.T) {
+	steptest.CheckRecordedSteps(t, func() gpu.Driver { return emu.New(2) })
+}

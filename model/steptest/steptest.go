@@ -3,8 +3,9 @@
 // against PyTorch's (the fixtures of reference/torch/make_fixtures.py),
 // comparing the losses, every parameter gradient and every running
 // statistic, and steps with the equilibrium rule on each of its branches
-// (Run), and a failed step that must leave the state untouched
-// (CheckFailedStep). Run it from a backend's tests:
+// (Run), a failed step that must leave the state untouched
+// (CheckFailedStep), and, for the CUDA backend, recorded steps against steps
+// run op by op (CheckRecordedSteps). Run it from a backend's tests:
 //
 //	func TestSteps(t *testing.T) { steptest.Run(t, myBackend) }
 package steptest

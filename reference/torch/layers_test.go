@@ -265,7 +265,11 @@ func TestReparameterize(t *testing.T) {
 	x := open(t, "layers.safetensors")
 	mu, logvar, dz := x.load("reparam.mu"), x.load("reparam.logvar"), x.load("reparam.dz")
 	eps, z := x.zeros("reparam.eps"), x.zeros("reparam.z")
-	x.b.Reparameterize(mu, logvar, eps, z, reparamSeed, reparamOffset)
+	counter := make([]float32, backend.CounterLen)
+	backend.PutCounter(counter, reparamOffset)
+	c := x.b.New(backend.CounterLen)
+	x.b.Upload(c, counter)
+	x.b.Reparameterize(mu, logvar, eps, z, reparamSeed, c)
 	x.check("reparam.eps", eps)
 	x.check("reparam.z", z)
 

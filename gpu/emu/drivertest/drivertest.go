@@ -1,13 +1,14 @@
 // Package drivertest is a test suite for any gpu.Driver: it launches the
 // test kernels of kernels/emutest.cu and runs Sgemm, comparing the results
-// with plain Go. Package gpu/emu runs it on the emulator; package gpu/cuda
-// runs it on a GPU.
+// with plain Go, and records graphs where the driver captures. Package
+// gpu/emu runs it on the emulator; package gpu/cuda runs it on a GPU.
 package drivertest
 
 import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/vaegan-go/vaegan/gpu"
@@ -29,6 +30,12 @@ func Run(t *testing.T, d gpu.Driver) {
 		{"CopyDtoD", testCopyDtoD},
 		{"Sgemm", testSgemm},
 		{"SgemmAlphaZero", testSgemmAlphaZero},
+	}
+	if _, ok := d.(gpu.Capturer); ok {
+		tests = append(tests, []struct {
+			name string
+			run  func(*testing.T, gpu.Driver)
+		}{{"Capture", testCapture}, {"CaptureRefusesHostCopies", testCaptureRefusesHostCopies}}...)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, d) })
@@ -412,5 +419,86 @@ func testSgemmAlphaZero(t *testing.T, d gpu.Driver) {
 		if want := float32(i+1) / 2; v != want {
 			t.Errorf("C[%d] = %v, want %v", i, v, want)
 		}
+	}
+}
+
+// testCapture records a launch, a copy within the device and an Sgemm into
+// a graph: nothing runs while recording, and each replay runs them again in
+// order on the memory as it is then, with the arguments as recorded (an
+// argument slice changed after Launch returns does not reach the graph).
+func testCapture(t *testing.T, d gpu.Driver) {
+	c := d.(gpu.Capturer)
+	x := Upload(t, d, []float32{1, 2, 3, 4}, 0)
+	y := Upload(t, d, []float32{0, 0, 0, 0}, 0)
+	z := Upload(t, d, []float32{0, 0, 0, 0}, 0)
+	if err := c.BeginCapture(); err != nil {
+		t.Fatal(err)
+	}
+	args := Args(y, x, 4, float32(2), float32(1)) // y = 2x + 1
+	one, four := gpu.Dim3{X: 1, Y: 1, Z: 1}, gpu.Dim3{X: 4, Y: 1, Z: 1}
+	if err := d.Launch("emutest_affine", one, four, 0, args); err != nil {
+		t.Fatal(err)
+	}
+	args[3] = gpu.F32(100)
+	if err := d.CopyDtoD(z, y, 4); err != nil { // z = y
+		t.Fatal(err)
+	}
+	if err := d.Sgemm(false, false, 1, 1, 1, 1, x, 1, x, 1, 1, z, 1); err != nil { // z[0] += x[0]²
+		t.Fatal(err)
+	}
+	g, err := c.EndCapture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := g.Destroy(); err != nil {
+			t.Error(err)
+		}
+	}()
+	check := func(when string, p gpu.DevicePtr, want []float32) {
+		t.Helper()
+		if got := Download(t, d, p, len(want)); !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", when, got, want)
+		}
+	}
+	check("y after the capture", y, []float32{0, 0, 0, 0})
+	check("z after the capture", z, []float32{0, 0, 0, 0})
+	if err := g.Replay(); err != nil {
+		t.Fatal(err)
+	}
+	check("y after a replay", y, []float32{3, 5, 7, 9})
+	check("z after a replay", z, []float32{4, 5, 7, 9})
+	for i := range 2 {
+		if err := d.CopyHtoD(x, []float32{10, 20, 30, float32(40 + i)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Replay(); err != nil {
+			t.Fatal(err)
+		}
+		check("y after a replay on new x", y, []float32{21, 41, 61, float32(81 + 2*i)})
+		check("z after a replay on new x", z, []float32{121, 41, 61, float32(81 + 2*i)})
+	}
+}
+
+// testCaptureRefusesHostCopies: a copy from the host during a capture fails
+// and spoils it (EndCapture fails); the driver works on after.
+func testCaptureRefusesHostCopies(t *testing.T, d gpu.Driver) {
+	c := d.(gpu.Capturer)
+	x := Alloc(t, d, 4)
+	if err := c.BeginCapture(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CopyHtoD(x, []float32{1, 2, 3, 4}); err == nil {
+		t.Error("CopyHtoD during a capture succeeded")
+	}
+	if g, err := c.EndCapture(); err == nil {
+		g.Destroy()
+		t.Fatal("EndCapture after a refused CopyHtoD succeeded")
+	}
+	if err := d.CopyHtoD(x, []float32{1, 2, 3, 4}); err != nil {
+		t.Fatalf("CopyHtoD after the failed capture: %v", err)
+	}
+	if got := Download(t, d, x, 4); !slices.Equal(got, []float32{1, 2, 3, 4}) {
+		t.Errorf("after the failed capture: %v, want [1 2 3 4]", got)
 	}
 }
