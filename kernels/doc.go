@@ -58,6 +58,7 @@
 //
 // Device functions available in both builds: expf, logf, sqrtf, rsqrtf,
 // tanhf, cosf, sinf, powf, floorf, ceilf, fabsf, fmaxf, fminf, log1pf,
+// isfinite,
 // __expf, __logf, __fdividef, __saturatef, integer min and max, __umulhi,
 // __float_as_int, __int_as_float, __float_as_uint, __uint_as_float, and
 // atomicAdd (float, int, unsigned int), atomicMax (int), atomicCAS (int,
@@ -68,4 +69,11 @@
 // No __constant__ or __device__ variables, textures or printf. Keep
 // per-thread local arrays small: the emulator gives each thread a 64 KiB
 // stack.
+//
+// Per-step values. The training step is recorded once as a CUDA graph and
+// replayed (gpu.Capturer), and a replay passes every kernel the arguments
+// it was recorded with. A value that changes from step to step (a Philox
+// counter, Adam's bias corrections, the step's update flags) is therefore
+// read from device memory, through a const float* parameter, never passed
+// as an argument.
 package kernels
