@@ -60,10 +60,13 @@ go build -tags cuda -o "$tmp/trainer" ./cmd/trainer >>"$out" 2>&1 || failed=1
 for dev in cpu cuda; do
 	LIMIT=200 run "$tmp/trainer" train -device "$dev" -steps 200 -log-every 10 -eval-every -1 -sample-every 200 -out "$tmp/run-$dev"
 done
-python3 - "$tmp/run-cpu/losses.csv" "$tmp/run-cuda/losses.csv" >>"$out" 2>&1 <<'PY' || failed=1
+# the same GPU run op by op, without the CUDA graph: its speed against the graph's
+LIMIT=60 run "$tmp/trainer" train -device cuda -cuda-graphs=false -steps 200 -log-every 10 -eval-every -1 -sample-every 200 -out "$tmp/run-cuda-op"
+python3 - "$tmp/run-cpu/losses.csv" "$tmp/run-cuda/losses.csv" "$tmp/run-cuda-op/losses.csv" >>"$out" 2>&1 <<'PY' || failed=1
 import csv, sys
 cpu = list(csv.DictReader(open(sys.argv[1])))
 gpu = list(csv.DictReader(open(sys.argv[2])))
+gpu_op = list(csv.DictReader(open(sys.argv[3])))
 assert len(cpu) == len(gpu), "different numbers of logged steps"
 print("largest relative difference of each loss over the logged steps (cuda against cpu):")
 for col in cpu[0]:
@@ -72,7 +75,10 @@ for col in cpu[0]:
     worst = max(abs(float(g[col]) - float(c[col])) / max(abs(float(c[col])), 1e-6) for c, g in zip(cpu, gpu))
     print(f"  {col:10s} {worst:.3g}")
 ips = lambda rows: sum(float(r["images_per_sec"]) for r in rows[-5:]) / 5
-print(f"images/s over the last 50 steps: cpu {ips(cpu):.0f}, cuda {ips(gpu):.0f}")
+print(f"images/s over the last 50 steps: cpu {ips(cpu):.0f}, cuda {ips(gpu):.0f} (CUDA graph), {ips(gpu_op):.0f} (op by op)")
+same = all(g[k] == o[k] for g, o in zip(gpu, gpu_op) for k in g if k != "images_per_sec")
+print("losses of the CUDA-graph run and the op-by-op run:", "the same" if same else "DIFFERENT")
+assert same, "replayed steps must match op-by-op steps bit for bit"
 PY
 endsection
 
