@@ -60,9 +60,22 @@ func TestNoAllocations(t *testing.T) {
 		}
 		for name, op := range ops {
 			op() // grow the scratch buffers
-			if a := testing.AllocsPerRun(3, op); a != 0 {
+			if a := fewestAllocs(op); a != 0 {
 				t.Errorf("%s (%s, N=%d, C=%d, H=%d): %v allocations per call, want 0", name, b.Name(), g.N, g.C, g.H, a)
 			}
 		}
 	}
+}
+
+// fewestAllocs is the fewest allocations per call of op over three
+// measurements. The count is the whole process's: on a loaded machine the
+// runtime may start an OS thread while a long cgo call (an OpenBLAS
+// product) holds one, and that allocates; once in a while, not on every
+// call, as an allocation of the op's own would.
+func fewestAllocs(op func()) float64 {
+	fewest := testing.AllocsPerRun(3, op)
+	for range 2 {
+		fewest = min(fewest, testing.AllocsPerRun(3, op))
+	}
+	return fewest
 }
