@@ -21,6 +21,9 @@ static int blas_sgemm(cublasHandle_t h, int ta, int tb, int m, int n, int k, flo
 }
 static const char* blas_status(int st) { return cublasGetStatusString((cublasStatus_t)st); }
 static int blas_set_stream(cublasHandle_t h, void* s) { return (int)cublasSetStream(h, (cudaStream_t)s); }
+static int blas_set_workspace(cublasHandle_t h, unsigned long long p, size_t n) {
+	return (int)cublasSetWorkspace(h, (void*)p, n);
+}
 
 // Graphs: the driver's stream is captured in relaxed mode (the driver's
 // calls run on whichever OS thread holds its mutex), the graph instantiated
@@ -87,6 +90,7 @@ type Driver struct {
 	modules []cu.Module
 	funcs   map[string]function
 	blas    C.cublasHandle_t
+	blasWS  cu.DevicePtr     // cuBLAS's workspace, blasWorkspace bytes
 	stream  cu.Stream        // every launch, product and copy within the device; captured into graphs
 	tf32    bool             // TF32 math on: asked for, and the GPU has it
 	nccl    *ncclGroup       // JoinNCCL's; nil: AllReduce fails
@@ -202,6 +206,10 @@ func (d *Driver) open() (err error) {
 	return d.newBLAS()
 }
 
+// blasWorkspace is the size of cuBLAS's workspace in bytes: 32 MiB, what
+// cuBLAS asks for on Hopper (and more than it uses on older GPUs).
+const blasWorkspace = 32 << 20
+
 // newBLAS creates the cuBLAS handle, with TF32 math if asked for and the
 // GPU has it.
 func (d *Driver) newBLAS() error {
@@ -209,6 +217,15 @@ func (d *Driver) newBLAS() error {
 		return fmt.Errorf("cuda: creating the cuBLAS handle: %w", err)
 	}
 	if err := blasError("cublasSetStream", C.blas_set_stream(d.blas, d.rawStream())); err != nil {
+		return fmt.Errorf("cuda: %w", err)
+	}
+	// A workspace of our own (after cublasSetStream, which resets it): cuBLAS
+	// before 12.2 would otherwise allocate one for every graph captured.
+	var err error
+	if d.blasWS, err = cu.MemAlloc(blasWorkspace); err != nil {
+		return fmt.Errorf("cuda: allocating cuBLAS's workspace of %d bytes: %w", blasWorkspace, err)
+	}
+	if err := blasError("cublasSetWorkspace", C.blas_set_workspace(d.blas, C.ulonglong(d.blasWS), blasWorkspace)); err != nil {
 		return fmt.Errorf("cuda: %w", err)
 	}
 	if d.tf32 {
@@ -431,6 +448,10 @@ func (d *Driver) release() error {
 	if d.blas != nil {
 		errs = append(errs, blasError("cublasDestroy", C.blas_destroy(d.blas)))
 		d.blas = nil
+	}
+	if d.blasWS != 0 {
+		errs = append(errs, cu.MemFree(d.blasWS))
+		d.blasWS = 0
 	}
 	if d.stream != cu.NoStream {
 		errs = append(errs, d.stream.Destroy()) // Destroy zeroes it
