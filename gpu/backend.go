@@ -64,10 +64,13 @@ type Backend struct {
 	chunkLen  int
 	count     DevicePtr // per-channel counts of finished chunks, countLen zeros between launches
 	countLen  int
-	workLimit int   // see SetWorkspaceLimit
-	args      []Arg // the arguments of the launch being made (launchArgs)
-	moves     int   // device memory freed so far (tensors, scratch moved by grow): a recording made before is stale
-	noRecord  bool  // SetRecording(false)
+	workLimit int       // see SetWorkspaceLimit
+	args      []Arg     // the arguments of the launch being made (launchArgs)
+	moves     int       // device memory freed so far (tensors, scratch moved by grow): a recording made before is stale
+	noRecord  bool      // SetRecording(false)
+	recording bool      // inside Record
+	staging   []float32 // pinned host memory that uploads are queued from (a Stager driver)
+	staged    int       // floats of staging in flight: uploads queued since the last wait
 }
 
 var (
@@ -257,17 +260,70 @@ func (b *Backend) Free(t backend.Tensor) {
 	b.moves++
 }
 
-// Upload copies src into t.
+// Upload copies src into t. On a Stager driver it copies src into pinned
+// staging memory and queues the copy to the device without waiting for it;
+// the staging memory is free again at the next wait (Download, Sync).
 func (b *Backend) Upload(t backend.Tensor, src []float32) {
-	if err := b.d.CopyHtoD(ptr(t), src[:t.Len()]); err != nil {
-		fail("Upload", err, "CopyHtoD(%d floats)", t.Len())
+	b.outsideRecord("Upload")
+	n := t.Len()
+	if s, ok := b.d.(Stager); ok && b.stage(s, n) {
+		buf := b.staging[b.staged : b.staged+n]
+		copy(buf, src[:n])
+		b.staged += n
+		if err := s.CopyHtoDAsync(ptr(t), buf); err != nil {
+			fail("Upload", err, "CopyHtoDAsync(%d floats)", n)
+		}
+		return
+	}
+	if err := b.d.CopyHtoD(ptr(t), src[:n]); err != nil {
+		fail("Upload", err, "CopyHtoD(%d floats)", n)
 	}
 }
 
+// stage reports whether n more floats fit in the staging memory. While
+// nothing staged is in flight, it grows the staging memory to fit (at
+// least stagingMin floats); while something is, a copy that does not fit
+// goes the synchronous way.
+func (b *Backend) stage(s Stager, n int) bool {
+	if b.staged+n <= len(b.staging) {
+		return true
+	}
+	if b.staged > 0 {
+		return false
+	}
+	if b.staging != nil {
+		if err := s.FreePinned(b.staging); err != nil {
+			fail("Upload", err, "FreePinned(%d floats)", len(b.staging))
+		}
+		b.staging = nil
+	}
+	p, err := s.AllocPinned(max(n, stagingMin))
+	if err != nil {
+		fail("Upload", err, "AllocPinned(%d floats)", max(n, stagingMin))
+	}
+	b.staging = p
+	return true
+}
+
+// stagingMin is the least pinned staging memory, in floats (1 MiB): room
+// for a training step's uploads (an mnist batch of 64 and the step's
+// scalars) in one allocation.
+const stagingMin = 1 << 18
+
 // Download copies t into dst after the queued work.
 func (b *Backend) Download(dst []float32, t backend.Tensor) {
+	b.outsideRecord("Download")
 	if err := b.d.CopyDtoH(dst[:t.Len()], ptr(t)); err != nil {
 		fail("Download", err, "CopyDtoH(%d floats)", t.Len())
+	}
+	b.staged = 0
+}
+
+// outsideRecord panics when op, a copy between host and device, is called
+// inside Record: a recording replays device work only.
+func (b *Backend) outsideRecord(op string) {
+	if b.recording {
+		panic(fmt.Sprintf("gpu: %s inside Record: a recording holds device work only (copies to and from the host go around Replay)", op))
 	}
 }
 
@@ -280,9 +336,11 @@ func (b *Backend) Copy(dst, src backend.Tensor) {
 
 // Sync waits for the queued work.
 func (b *Backend) Sync() {
+	b.outsideRecord("Sync")
 	if err := b.d.Synchronize(); err != nil {
 		fail("Sync", err, "Synchronize")
 	}
+	b.staged = 0
 }
 
 // Gemm computes C = alpha*op(A)*op(B) + beta*C on row-major matrices.

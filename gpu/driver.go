@@ -143,3 +143,17 @@ type Graph interface {
 // ErrNoCapture is returned by BeginCapture where the driver does not
 // record graphs.
 var ErrNoCapture = errors.New("this driver does not record graphs")
+
+// Stager is a Driver with pinned (page-locked) host memory, from which a
+// copy to the device is queued without waiting for it (CUDA: cuMemAllocHost,
+// and cuMemcpyHtoDAsync on the driver's stream).
+type Stager interface {
+	// AllocPinned returns n floats of pinned host memory.
+	AllocPinned(n int) ([]float32, error)
+	// FreePinned releases memory from AllocPinned.
+	FreePinned(p []float32) error
+	// CopyHtoDAsync queues a copy of len(src) floats from pinned memory
+	// (from AllocPinned) to dst, after the work queued before it. src must
+	// not change until a later CopyDtoH or Synchronize has returned.
+	CopyHtoDAsync(dst DevicePtr, src []float32) error
+}

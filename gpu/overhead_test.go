@@ -12,25 +12,28 @@ import (
 // bookkeeping, argument packing, allocations), which on a fast GPU bounds the
 // step when kernels are short. Memory reads back as ones: finite losses, and
 // flags that let the step's updates through.
-// It records graphs (gpu.Capturer): a replay is one call; wrapped in
-// opByOp, it does not, and the steps run op by op.
+// It records graphs (gpu.Capturer): a replay is one call; as opByOp, it
+// does not, and the steps run op by op. It has pinned memory
+// (gpu.Stager), so uploads are queued.
 type noopDriver struct {
 	next                                gpu.DevicePtr
 	launches, gemms, uploads, downloads int
-	copies, syncs, replays              int
+	copies, syncs, replays, queued      int // queued: uploads from pinned memory (CopyHtoDAsync)
 	sinceDownload                       int // calls since the last copy to the host
 }
 
 func (d *noopDriver) calls() int {
-	return d.launches + d.gemms + d.uploads + d.downloads + d.copies + d.syncs + d.replays
+	return d.launches + d.gemms + d.uploads + d.downloads + d.copies + d.syncs + d.replays + d.queued
 }
 
-// opByOp hides a noopDriver's capture methods.
-type opByOp struct{ gpu.Driver }
+// opByOp is a noopDriver that refuses to capture, as the CUDA driver does
+// with -cuda-debug.
+type opByOp struct{ *noopDriver }
+
+func (opByOp) BeginCapture() error { return gpu.ErrNoCapture }
 
 // counts returns the driver whose calls are counted.
 func (d *noopDriver) counts() *noopDriver { return d }
-func (d opByOp) counts() *noopDriver      { return d.Driver.(*noopDriver) }
 
 // call counts one call of a kind (a field of d) that does not read the device.
 func (d *noopDriver) call(kind *int) {
@@ -67,6 +70,10 @@ func (d *noopDriver) Sgemm(bool, bool, int, int, int, float32, gpu.DevicePtr, in
 }
 func (d *noopDriver) Synchronize() error { d.call(&d.syncs); return nil }
 func (d *noopDriver) Close() error       { return nil }
+
+func (d *noopDriver) AllocPinned(n int) ([]float32, error)         { return make([]float32, n), nil }
+func (d *noopDriver) FreePinned([]float32) error                   { return nil }
+func (d *noopDriver) CopyHtoDAsync(gpu.DevicePtr, []float32) error { d.call(&d.queued); return nil }
 
 func (d *noopDriver) BeginCapture() error            { return nil }
 func (d *noopDriver) EndCapture() (gpu.Graph, error) { return noopGraph{d}, nil }
@@ -135,6 +142,7 @@ func BenchmarkStepHostOverhead(b *testing.B) {
 				b.ReportMetric(per(d.launches), "launches/step")
 				b.ReportMetric(per(d.gemms), "sgemms/step")
 				b.ReportMetric(per(d.uploads), "uploads/step")
+				b.ReportMetric(per(d.queued), "queued-uploads/step")
 				b.ReportMetric(per(d.downloads), "downloads/step")
 				b.ReportMetric(per(d.copies), "dtod/step")
 				b.ReportMetric(per(d.replays), "replays/step")

@@ -29,7 +29,9 @@ func (b *Backend) Record(f func()) (backend.Recording, error) {
 	}
 	moves := b.moves
 	done := false
+	b.recording = true
 	defer func() {
+		b.recording = false
 		if !done { // f panicked: leave the driver out of capture
 			if g, err := c.EndCapture(); err == nil {
 				g.Destroy()

@@ -113,3 +113,41 @@ func TestNewOutOfMemory(t *testing.T) {
 func TestBackendShuffled(t *testing.T) {
 	backendtest.Run(t, gpu.New(emu.New(2, emu.WithShuffle(11))), tol)
 }
+
+// TestUploadsQueuedFromPinnedMemory: uploads between two waits are queued
+// from pinned staging memory, and the emulator makes each such copy only at
+// its next call, as a GPU makes it later: the caller may change its slice
+// at once, several uploads share the staging memory, one that does not fit
+// while others are in flight goes the synchronous way, and after a wait the
+// staging memory grows to fit a larger one.
+func TestUploadsQueuedFromPinnedMemory(t *testing.T) {
+	b := gpu.New(emu.New(1))
+	const n, large = 1000, 1 << 18
+	x, y, z := b.New(n), b.New(n), b.New(large)
+	src := make([]float32, large)
+	fill := func(v float32) []float32 {
+		for i := range src {
+			src[i] = v
+		}
+		return src
+	}
+	check := func(when string, t2 backend.Tensor, want float32) {
+		t.Helper()
+		got := make([]float32, t2.Len())
+		b.Download(got, t2)
+		for i, v := range got {
+			if v != want {
+				t.Fatalf("%s: element %d is %v, want %v", when, i, v, want)
+			}
+		}
+	}
+	b.Upload(x, fill(1)[:n])
+	b.Upload(y, fill(2)[:n])
+	b.Upload(z, fill(3)) // does not fit beside x and y: synchronous
+	check("x", x, 1)
+	check("y", y, 2)
+	check("z", z, 3)
+	big := b.New(2 * large)
+	b.Upload(big, append(fill(4), fill(4)...)) // after the waits: the staging grows
+	check("big", big, 4)
+}

@@ -45,12 +45,13 @@ type Driver struct {
 	allocs  []allocation // sorted by base
 	used    int
 	limit   int
-	shuffle uint64    // WithShuffle's seed; 0: blocks and threads in order
-	async   bool      // WithAsyncErrors
-	sticky  error     // a kernel's failure, reported by every later call (async)
-	group   comm.Comm // JoinGroup's; nil: AllReduce fails
-	capture *graph    // the graph being recorded (BeginCapture); nil: none
-	failed  error     // the failure of the kernel just run, without WithAsyncErrors
+	shuffle uint64        // WithShuffle's seed; 0: blocks and threads in order
+	async   bool          // WithAsyncErrors
+	sticky  error         // a kernel's failure, reported by every later call (async)
+	group   comm.Comm     // JoinGroup's; nil: AllReduce fails
+	capture *graph        // the graph being recorded (BeginCapture); nil: none
+	failed  error         // the failure of the kernel just run, without WithAsyncErrors
+	pending []pendingCopy // CopyHtoDAsync's copies, made at the next call
 	closed  bool
 }
 
@@ -402,6 +403,8 @@ func (d *Driver) Close() error {
 	return nil
 }
 
+// open checks that the driver can take a call (op names it) and then makes
+// the copies CopyHtoDAsync queued, as the stream would before the call.
 func (d *Driver) open(op string) error {
 	if d.sticky != nil {
 		return fmt.Errorf("emu: %s: %w", op, d.sticky)
@@ -409,6 +412,10 @@ func (d *Driver) open(op string) error {
 	if d.closed {
 		return fmt.Errorf("emu: %s on a closed driver", op)
 	}
+	for _, c := range d.pending {
+		copy(floats(c.dst, len(c.src)), c.src)
+	}
+	d.pending = d.pending[:0]
 	return nil
 }
 
