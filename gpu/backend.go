@@ -230,6 +230,7 @@ func (b *Backend) grow(op string, p *DevicePtr, have *int, need int) {
 	if need <= *have {
 		return
 	}
+	b.outsideRecord(op + " growing scratch memory")
 	if *have > 0 {
 		if err := b.d.Free(*p); err != nil {
 			fail(op, err, "Free(scratch of %d floats)", *have)
@@ -243,6 +244,7 @@ func (b *Backend) grow(op string, p *DevicePtr, have *int, need int) {
 
 // New allocates a zeroed tensor of the given shape.
 func (b *Backend) New(shape ...int) backend.Tensor {
+	b.outsideRecord("New")
 	t := backend.Tensor{Shape: append([]int(nil), shape...)}
 	n := t.Len()
 	t.Buf = &Buffer{ptr: b.alloc("New", n, shape), n: n}
@@ -252,6 +254,7 @@ func (b *Backend) New(shape ...int) backend.Tensor {
 
 // Free releases the device memory behind t's buffer.
 func (b *Backend) Free(t backend.Tensor) {
+	b.outsideRecord("Free")
 	buf := t.Buf.(*Buffer)
 	if err := b.d.Free(buf.ptr); err != nil {
 		fail("Free", err, "Free(%d floats)", buf.n)
@@ -319,11 +322,12 @@ func (b *Backend) Download(dst []float32, t backend.Tensor) {
 	b.staged = 0
 }
 
-// outsideRecord panics when op, a copy between host and device, is called
-// inside Record: a recording replays device work only.
+// outsideRecord panics when op (a copy between host and device, an
+// allocation or a free) is called inside Record: a recording replays device
+// work on memory that outlives it, and nothing else.
 func (b *Backend) outsideRecord(op string) {
 	if b.recording {
-		panic(fmt.Sprintf("gpu: %s inside Record: a recording holds device work only (copies to and from the host go around Replay)", op))
+		panic(fmt.Sprintf("gpu: %s inside Record: a recording holds device work on memory allocated before it, and nothing else", op))
 	}
 }
 

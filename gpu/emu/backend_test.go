@@ -151,3 +151,49 @@ func TestUploadsQueuedFromPinnedMemory(t *testing.T) {
 	b.Upload(big, append(fill(4), fill(4)...)) // after the waits: the staging grows
 	check("big", big, 4)
 }
+
+// TestRecordRefuses: inside Record, an upload, a download, an allocation
+// or a free panics (a recording holds device work on memory that outlives
+// it), and the driver is out of capture after; SetRecording(false) makes
+// Record fail with backend.ErrNoRecording; a recording whose memory was
+// freed since is stale.
+func TestRecordRefuses(t *testing.T) {
+	b := gpu.New(emu.New(1))
+	x, y := b.New(4), b.New(1)
+	for name, f := range map[string]func(){
+		"Upload":   func() { b.Upload(x, []float32{1, 2, 3, 4}) },
+		"Download": func() { b.Download(make([]float32, 4), x) },
+		"New":      func() { b.New(4) },
+		"Free":     func() { b.Free(y) },
+	} {
+		var msg any
+		func() {
+			defer func() { msg = recover() }()
+			b.Record(func() {
+				b.Fill(x, 1)
+				f()
+			})
+		}()
+		if s, ok := msg.(string); !ok || !strings.Contains(s, name+" inside Record") {
+			t.Errorf("%s inside Record: panic %v, want one naming it", name, msg)
+		}
+		b.Fill(x, 2) // runs: the driver is out of capture
+		got := make([]float32, 4)
+		b.Download(got, x)
+		if got[0] != 2 {
+			t.Fatalf("after the failed Record with %s, Fill gave %v", name, got)
+		}
+	}
+	rec, err := b.Record(func() { b.Fill(x, 3) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Free(b.New(1))
+	if err := rec.Replay(); !errors.Is(err, backend.ErrStale) {
+		t.Errorf("Replay after a Free: %v, want backend.ErrStale", err)
+	}
+	b.SetRecording(false)
+	if _, err := b.Record(func() {}); !errors.Is(err, backend.ErrNoRecording) {
+		t.Errorf("Record after SetRecording(false): %v, want backend.ErrNoRecording", err)
+	}
+}
