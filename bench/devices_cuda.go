@@ -11,12 +11,13 @@ import (
 // cudaBuilt reports whether this binary has CUDA support.
 const cudaBuilt = true
 
-// openCUDA opens device 0 as a gpu.Backend over the real CUDA driver, and
-// returns the function that closes it.
-func openCUDA() (b backend.Backend, closeFn func(), err error) {
+// openCUDA opens device 0 over the real CUDA driver as two gpu.Backends:
+// one that replays recorded steps (CUDA graphs) and one that runs them op
+// by op; and returns the function that closes the device.
+func openCUDA() (graphs, opByOp backend.Backend, closeFn func(), err error) {
 	d, err := cuda.New(cuda.Options{})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -25,8 +26,10 @@ func openCUDA() (b backend.Backend, closeFn func(), err error) {
 				panic(r)
 			}
 			d.Close()
-			b, closeFn, err = nil, nil, e
+			graphs, opByOp, closeFn, err = nil, nil, nil, e
 		}
 	}()
-	return gpu.New(d), func() { d.Close() }, nil
+	op := gpu.New(d)
+	op.SetRecording(false)
+	return gpu.New(d), op, func() { d.Close() }, nil
 }

@@ -12,6 +12,6 @@ import (
 const cudaBuilt = false
 
 // openCUDA reports that this binary was built without CUDA support.
-func openCUDA() (backend.Backend, func(), error) {
-	return nil, nil, errors.New("built without CUDA support (build with -tags cuda on a machine with the CUDA toolkit)")
+func openCUDA() (graphs, opByOp backend.Backend, closeFn func(), err error) {
+	return nil, nil, nil, errors.New("built without CUDA support (build with -tags cuda on a machine with the CUDA toolkit)")
 }

@@ -186,6 +186,10 @@ func measurePeaks(c config, devs []device) ([]record, map[string]float64) {
 	var recs []record
 	peak := map[string]float64{}
 	for _, d := range devs {
+		if d.stepsOnly { // after the device it runs on
+			peak[d.name] = peak["cuda"]
+			continue
+		}
 		g := gemmOp(2048)
 		ns := timeOp(d.b, g, 5, time.Second)[0] // the best call: a peak
 		peak[d.name] = g.rate(ns)
@@ -202,6 +206,9 @@ func measureOps(c config, devs []device, peak map[string]float64, a *archSpec) [
 	var recs []record
 	for _, o := range archOps(a, c.batch) {
 		for _, d := range devs {
+			if d.stepsOnly {
+				continue
+			}
 			ns := median(timeOp(d.b, o, 3, 200*time.Millisecond))
 			r := record{Kind: kindOp, Device: d.name, Backend: d.b.Name(), Arch: a.name, Batch: c.batch,
 				Threads: threadsOf(d, c), Op: o.name, Shape: o.shape, NS: ns, FLOP: o.flop}

@@ -27,7 +27,7 @@ const (
 // record is one measurement.
 type record struct {
 	Kind    string `json:"kind"`
-	Device  string `json:"device"`  // "cpu", "cuda" or "pytorch"
+	Device  string `json:"device"`  // "cpu", "cuda", "cuda-op" (the GPU op by op, no CUDA graph) or "pytorch"
 	Backend string `json:"backend"` // the backend's own description
 	Arch    string `json:"arch,omitempty"`
 	Model   string `json:"model,omitempty"`
@@ -130,10 +130,11 @@ func writeResults(dir string, run results) error {
 	return writeChart(filepath.Join(dir, "bench.png"), all.Records)
 }
 
-// devices lists the devices of recs in the order cpu, cuda, pytorch.
+// devices lists the devices of recs in the order cpu, cuda, cuda-op,
+// pytorch.
 func devices(recs []record) []string {
 	var ds []string
-	for _, d := range []string{"cpu", "cuda", "pytorch"} {
+	for _, d := range []string{"cpu", "cuda", "cuda-op", "pytorch"} {
 		if slices.ContainsFunc(recs, func(r record) bool { return r.Device == d }) {
 			ds = append(ds, d)
 		}
