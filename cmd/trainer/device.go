@@ -32,6 +32,19 @@ func (d *deviceFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&d.graphs, "cuda-graphs", true, "cuda: record the training step once and replay it (CUDA graphs): one driver call per step\ninstead of hundreds; -cuda-graphs=false runs every step op by op")
 }
 
+// graphsNote says, after the device's name, whether training steps on b
+// will be replayed from a recording (CUDA graphs): on a backend that
+// records, unless -cuda-graphs=false or -cuda-debug, and for one rank.
+func (d *deviceFlags) graphsNote(b backend.Backend, ranks int) string {
+	if _, ok := b.(backend.Recorder); !ok || !d.graphs || d.debug {
+		return ""
+	}
+	if ranks > 1 {
+		return " (steps op by op: no CUDA graph across ranks)"
+	}
+	return " (the step recorded once as a CUDA graph and replayed)"
+}
+
 // open returns the chosen backend.
 func (d *deviceFlags) open() (backend.Backend, error) {
 	if d.threads < 1 {

@@ -355,8 +355,8 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File, c comm.Com
 	if c.Size() > 1 {
 		ranks = fmt.Sprintf(" (global: %d ranks of %d, gradients averaged %s)", c.Size(), cfg.Batch/c.Size(), r.gradients)
 	}
-	fmt.Fprintf(stderr, "training %s on %s (%d images of %d×%d×%d), device %s, batch %d%s, steps %d → %d, output %s\n",
-		cfg.Model, r.ds.Name(), r.ds.Len(), arch.C, arch.H, arch.W, b.Name(), cfg.Batch, ranks, r.tr.Steps, total, f.out)
+	fmt.Fprintf(stderr, "training %s on %s (%d images of %d×%d×%d), device %s%s, batch %d%s, steps %d → %d, output %s\n",
+		cfg.Model, r.ds.Name(), r.ds.Len(), arch.C, arch.H, arch.W, b.Name(), f.dev.graphsNote(b, c.Size()), cfg.Batch, ranks, r.tr.Steps, total, f.out)
 	err = r.loop(ctx, total, stderr)
 	if perr := r.writePage(false); err == nil {
 		err = perr
