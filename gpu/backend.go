@@ -55,22 +55,23 @@ func (e *Error) Unwrap() error { return e.Err }
 // allocation, a copy, a kernel launch or a matrix product). It is not safe
 // for concurrent use.
 type Backend struct {
-	d         Driver
-	launched  map[string]bool // kernel names launched so far
-	partial   DevicePtr       // lossGrid floats: first-stage loss sums
-	work      DevicePtr       // convolution workspace, workLen floats
-	workLen   int
-	chunk     DevicePtr // per-chunk results of per-channel reductions, chunkLen floats
-	chunkLen  int
-	count     DevicePtr // per-channel counts of finished chunks, countLen zeros between launches
-	countLen  int
-	workLimit int       // see SetWorkspaceLimit
-	args      []Arg     // the arguments of the launch being made (launchArgs)
-	moves     int       // device memory freed so far (tensors, scratch moved by grow): a recording made before is stale
-	noRecord  bool      // SetRecording(false)
-	recording bool      // inside Record
-	staging   []float32 // pinned host memory that uploads are queued from (a Stager driver)
-	staged    int       // floats of staging in flight: uploads queued since the last wait
+	d           Driver
+	launched    map[string]bool // kernel names launched so far
+	partial     DevicePtr       // lossGrid floats: first-stage loss sums
+	work        DevicePtr       // convolution workspace, workLen floats
+	workLen     int
+	chunk       DevicePtr // per-chunk results of per-channel reductions, chunkLen floats
+	chunkLen    int
+	count       DevicePtr // per-channel counts of finished chunks, countLen zeros between launches
+	countLen    int
+	workLimit   int       // see SetWorkspaceLimit
+	args        []Arg     // the arguments of the launch being made (launchArgs)
+	moves       int       // device memory freed so far (tensors, scratch moved by grow): a recording made before is stale
+	noRecord    bool      // SetRecording(false)
+	recording   bool      // inside Record
+	staging     []float32 // pinned host memory that uploads are queued from (a Stager driver)
+	staged      int       // floats of staging in flight: uploads queued since the last wait
+	stagingWant int       // the staging size the uploads between two waits have needed
 }
 
 var (
@@ -283,35 +284,39 @@ func (b *Backend) Upload(t backend.Tensor, src []float32) {
 	}
 }
 
-// stage reports whether n more floats fit in the staging memory. While
-// nothing staged is in flight, it grows the staging memory to fit (at
-// least stagingMin floats); while something is, a copy that does not fit
-// goes the synchronous way.
+// stage reports whether n more floats fit in the staging memory. One that
+// does not fit while others are in flight goes the synchronous way, and the
+// staging memory grows to hold them all at the next upload after a wait:
+// from the second, a training step's uploads all fit. An upload larger than
+// stagingMax floats (weights, once) always goes the synchronous way.
 func (b *Backend) stage(s Stager, n int) bool {
-	if b.staged+n <= len(b.staging) {
-		return true
-	}
-	if b.staged > 0 {
+	if b.staged+n > stagingMax {
 		return false
 	}
-	if b.staging != nil {
-		if err := s.FreePinned(b.staging); err != nil {
-			fail("Upload", err, "FreePinned(%d floats)", len(b.staging))
+	b.stagingWant = max(b.stagingWant, b.staged+n, stagingMin)
+	if b.staged == 0 && len(b.staging) < b.stagingWant {
+		if b.staging != nil {
+			if err := s.FreePinned(b.staging); err != nil {
+				fail("Upload", err, "FreePinned(%d floats)", len(b.staging))
+			}
+			b.staging = nil
 		}
-		b.staging = nil
+		p, err := s.AllocPinned(b.stagingWant)
+		if err != nil {
+			fail("Upload", err, "AllocPinned(%d floats)", b.stagingWant)
+		}
+		b.staging = p
 	}
-	p, err := s.AllocPinned(max(n, stagingMin))
-	if err != nil {
-		fail("Upload", err, "AllocPinned(%d floats)", max(n, stagingMin))
-	}
-	b.staging = p
-	return true
+	return b.staged+n <= len(b.staging)
 }
 
-// stagingMin is the least pinned staging memory, in floats (1 MiB): room
-// for a training step's uploads (an mnist batch of 64 and the step's
-// scalars) in one allocation.
-const stagingMin = 1 << 18
+// The bounds of the pinned staging memory, in floats: at least 1 MiB (an
+// mnist batch of 64 and the step's scalars), at most 64 MiB (a celeba64
+// batch of 64 takes 3 MiB).
+const (
+	stagingMin = 1 << 18
+	stagingMax = 1 << 24
+)
 
 // Download copies t into dst after the queued work.
 func (b *Backend) Download(dst []float32, t backend.Tensor) {

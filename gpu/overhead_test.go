@@ -177,7 +177,7 @@ func TestStepLaunchesAllocateNothing(t *testing.T) {
 // losses and flags to the host): the finite check and the equilibrium rule
 // run on the device, so the GPU never idles while the host decides. A
 // replayed step makes four calls: two uploads (the batch, the step's
-// scalars), the replay, the download.
+// scalars, both queued from pinned memory), the replay, the download.
 func TestStepWaitsOnlyAtItsEnd(t *testing.T) {
 	for _, arch := range []string{"mnist", "celeba64"} {
 		for _, mode := range modes(&noopDriver{}) {
@@ -194,6 +194,29 @@ func TestStepWaitsOnlyAtItsEnd(t *testing.T) {
 			if calls := d.calls() - before.calls(); mode.name == "graph" && calls != 4 {
 				t.Errorf("%s: a replayed step made %d driver calls, want 4", arch, calls)
 			}
+			if q, u := d.queued-before.queued, d.uploads-before.uploads; q != 2 || u != 0 {
+				t.Errorf("%s, %s: a step queued %d uploads from pinned memory and made %d synchronous ones; want 2 and 0", arch, mode.name, q, u)
+			}
+		}
+	}
+}
+
+// TestStagingGrowsToTheUploadsBetweenWaits: an upload that does not fit in
+// the pinned staging memory beside others in flight goes the synchronous
+// way once; after the next wait the staging memory grows to hold them all,
+// so a training step's uploads are all queued from its second step on.
+func TestStagingGrowsToTheUploadsBetweenWaits(t *testing.T) {
+	d := &noopDriver{}
+	b := gpu.New(d)
+	const n = 1 << 19 // more than the least staging memory
+	small, big := b.New(10), b.New(n)
+	for round, want := range [][2]int{{1, 1}, {2, 0}} {
+		before := *d
+		b.Upload(small, make([]float32, 10))
+		b.Upload(big, make([]float32, n))
+		b.Download(make([]float32, 10), small)
+		if q, u := d.queued-before.queued, d.uploads-before.uploads; q != want[0] || u != want[1] {
+			t.Errorf("round %d: %d uploads queued and %d synchronous, want %d and %d", round+1, q, u, want[0], want[1])
 		}
 	}
 }
