@@ -92,7 +92,7 @@ type Trainer struct {
 	gAdv       backend.Tensor // ∂L_adv/∂logits [rows, classes]
 	dDisDec    backend.Tensor // ∂(γ·L_like + L_adv)/∂disIn on the fake rows
 	dDisEnc    backend.Tensor // β·∂L_like/∂disIn on the reconstructed rows
-	losses     backend.Tensor // numLosses losses, then each network's Σg²
+	losses     backend.Tensor // numLosses losses, then each network's Σg², then the flags (numSlots)
 	lossesHost []float32
 	scalars    backend.Tensor // the step's scalars (numScalars)
 	scalarsOf  []float32      // their host copy
@@ -472,6 +472,7 @@ func (t *Trainer) update() {
 func (t *Trainer) finish(noise uint64, err error) (Result, error) {
 	t.B.Download(t.lossesHost, t.losses)
 	if err != nil {
+		clear(t.lossesHost[flagOK:]) // no Decide ran: the flags are the last step's
 		t.restoreStats()
 		return t.stopped(noise, t.result(), err)
 	}
