@@ -15,7 +15,13 @@
 // implementation of cuBLAS's column-major Sgemm.
 //
 // Every launch runs to completion before Launch returns, so Synchronize has
-// nothing to wait for. The package needs cgo and an x86-64 CPU.
+// nothing to wait for. A copy from pinned memory (CopyHtoDAsync, gpu.Stager)
+// is made only at the driver's next call, as a GPU makes it some time
+// after the call returns. The driver records graphs (gpu.Capturer) as lists
+// of checked operations: during a capture it refuses what CUDA's stream
+// capture refuses (copies to or from the host, synchronisation, allocation,
+// freeing), and a replay checks each operation's memory again, failing
+// where a GPU would fault. The package needs cgo and an x86-64 CPU.
 //
 // Package drivertest holds the test suite that this package and gpu/cuda
 // run on their drivers.
