@@ -240,6 +240,17 @@ type AllReducer interface {
 	AllReduce(ts []Tensor) error
 }
 
+// HostAllocator is a backend with host memory that its uploads read
+// without a copy of their own (the CUDA backend's pinned memory): fill a
+// buffer from HostBuffer and upload it, and the copy to the device is
+// queued straight from it.
+type HostAllocator interface {
+	// HostBuffer returns n floats of such memory, which lives as long as
+	// the backend's device. After an upload from it, change it only after
+	// the next wait for the device (Download, Sync).
+	HostBuffer(n int) []float32
+}
+
 // Recorder is a backend that records a sequence of its operations once and
 // replays it with one call (the CUDA backend, with CUDA graphs), so that
 // the host's cost of the sequence no longer grows with its length.

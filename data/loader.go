@@ -43,6 +43,7 @@ type Loader struct {
 	start    Position
 	perEpoch int // batches per epoch
 	err      error
+	alloc    func(n int) []float32 // the batch buffers' memory (WithBuffers)
 
 	slots []slot
 	free  chan int // slots the producer may fill, in ring order
@@ -68,8 +69,18 @@ type slot struct {
 // order of seed, from position start, decoded by workers goroutines (at
 // least 1). A dataset smaller than one batch, or a start outside the order,
 // is an error that Next returns.
-func NewLoader(ds Dataset, batch int, seed uint64, workers int, start Position) *Loader {
-	return NewShardLoader(ds, batch, Shard{0, 1}, seed, workers, start)
+func NewLoader(ds Dataset, batch int, seed uint64, workers int, start Position, opts ...Option) *Loader {
+	return NewShardLoader(ds, batch, Shard{0, 1}, seed, workers, start, opts...)
+}
+
+// Option configures a Loader.
+type Option func(*Loader)
+
+// WithBuffers makes the Loader take its batch buffers from alloc (n floats
+// each) instead of the Go heap: a GPU backend's pinned host memory
+// (backend.HostAllocator), from which a batch is uploaded without a copy.
+func WithBuffers(alloc func(n int) []float32) Option {
+	return func(l *Loader) { l.alloc = alloc }
 }
 
 // Shard is rank Rank's part of each batch when Size ranks share it.
@@ -77,8 +88,12 @@ type Shard struct{ Rank, Size int }
 
 // NewShardLoader is NewLoader giving shard's rows of each batch of batch
 // images (batch a multiple of shard.Size).
-func NewShardLoader(ds Dataset, batch int, shard Shard, seed uint64, workers int, start Position) *Loader {
-	l := &Loader{ds: ds, batch: batch, shard: shard, seed: seed, start: start, held: -1}
+func NewShardLoader(ds Dataset, batch int, shard Shard, seed uint64, workers int, start Position, opts ...Option) *Loader {
+	l := &Loader{ds: ds, batch: batch, shard: shard, seed: seed, start: start, held: -1,
+		alloc: func(n int) []float32 { return make([]float32, n) }}
+	for _, o := range opts {
+		o(l)
+	}
 	switch {
 	case batch < 1:
 		l.err = fmt.Errorf("data: batch size %d, want at least 1", batch)
@@ -107,7 +122,7 @@ func NewShardLoader(ds Dataset, batch int, shard Shard, seed uint64, workers int
 	for i := range l.slots {
 		l.slots[i] = slot{
 			idx:   make([]int, rows),
-			data:  make([]float32, rows*c*h*w),
+			data:  l.alloc(rows * c * h * w)[:rows*c*h*w],
 			ready: make(chan struct{}, 1),
 		}
 		l.free <- i

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -209,6 +210,41 @@ func TestLoaderNoAllocation(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(100, next); a != 0 {
 		t.Fatalf("Next allocates %v times per batch, want 0", a)
+	}
+}
+
+// WithBuffers: every batch lives in memory from the allocator (a GPU
+// backend's pinned memory), and holds the same images as without it.
+func TestLoaderWithBuffers(t *testing.T) {
+	ds, err := MNIST()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bufs [][]float32
+	alloc := func(n int) []float32 {
+		b := make([]float32, n+3) // longer than asked: the loader takes n
+		bufs = append(bufs, b)
+		return b
+	}
+	l := NewLoader(ds, 16, 5, 2, Position{}, WithBuffers(alloc))
+	defer l.Close()
+	ref := NewLoader(ds, 16, 5, 2, Position{})
+	defer ref.Close()
+	for range 6 {
+		got, err := l.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ref.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Data) != 16*28*28 || !slices.Equal(got.Data, want.Data) {
+			t.Fatalf("batch %v differs from the loader's without WithBuffers", got.Pos)
+		}
+		if !slices.ContainsFunc(bufs, func(b []float32) bool { return &b[0] == &got.Data[0] }) {
+			t.Fatalf("batch %v is not in the allocator's memory", got.Pos)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 
 	"github.com/vaegan-go/vaegan/backend"
 )
@@ -64,19 +65,21 @@ type Backend struct {
 	chunkLen    int
 	count       DevicePtr // per-channel counts of finished chunks, countLen zeros between launches
 	countLen    int
-	workLimit   int       // see SetWorkspaceLimit
-	args        []Arg     // the arguments of the launch being made (launchArgs)
-	moves       int       // device memory freed so far (tensors, scratch moved by grow): a recording made before is stale
-	noRecord    bool      // SetRecording(false)
-	recording   bool      // inside Record
-	staging     []float32 // pinned host memory that uploads are queued from (a Stager driver)
-	staged      int       // floats of staging in flight: uploads queued since the last wait
-	stagingWant int       // the staging size the uploads between two waits have needed
+	workLimit   int         // see SetWorkspaceLimit
+	args        []Arg       // the arguments of the launch being made (launchArgs)
+	moves       int         // device memory freed so far (tensors, scratch moved by grow): a recording made before is stale
+	noRecord    bool        // SetRecording(false)
+	recording   bool        // inside Record
+	staging     []float32   // pinned host memory that uploads are queued from (a Stager driver)
+	staged      int         // floats of staging in flight: uploads queued since the last wait
+	stagingWant int         // the staging size the uploads between two waits have needed
+	pinned      [][]float32 // HostBuffer's memory, which uploads read without staging
 }
 
 var (
-	_ backend.Backend  = (*Backend)(nil)
-	_ backend.Recorder = (*Backend)(nil)
+	_ backend.Backend       = (*Backend)(nil)
+	_ backend.Recorder      = (*Backend)(nil)
+	_ backend.HostAllocator = (*Backend)(nil)
 )
 
 // New returns a Backend over the driver d. It panics with an *Error if the
@@ -264,13 +267,21 @@ func (b *Backend) Free(t backend.Tensor) {
 	b.moves++
 }
 
-// Upload copies src into t. On a Stager driver it copies src into pinned
-// staging memory and queues the copy to the device without waiting for it;
-// the staging memory is free again at the next wait (Download, Sync).
+// Upload copies src into t. On a Stager driver it queues the copy to the
+// device without waiting for it: straight from src when src is HostBuffer
+// memory, else from a copy of src in pinned staging memory, which is free
+// again at the next wait (Download, Sync).
 func (b *Backend) Upload(t backend.Tensor, src []float32) {
 	b.outsideRecord("Upload")
 	n := t.Len()
-	if s, ok := b.d.(Stager); ok && b.stage(s, n) {
+	s, ok := b.d.(Stager)
+	if ok && b.isPinned(src[:n]) {
+		if err := s.CopyHtoDAsync(ptr(t), src[:n]); err != nil {
+			fail("Upload", err, "CopyHtoDAsync(%d floats)", n)
+		}
+		return
+	}
+	if ok && b.stage(s, n) {
 		buf := b.staging[b.staged : b.staged+n]
 		copy(buf, src[:n])
 		b.staged += n
@@ -308,6 +319,38 @@ func (b *Backend) stage(s Stager, n int) bool {
 		b.staging = p
 	}
 	return b.staged+n <= len(b.staging)
+}
+
+// HostBuffer returns n floats of pinned host memory (on a Stager driver;
+// else of the Go heap), which uploads read without a staging copy. It lives
+// as long as the driver.
+func (b *Backend) HostBuffer(n int) []float32 {
+	s, ok := b.d.(Stager)
+	if !ok {
+		return make([]float32, n)
+	}
+	p, err := s.AllocPinned(n)
+	if err != nil {
+		fail("HostBuffer", err, "AllocPinned(%d floats)", n)
+	}
+	b.pinned = append(b.pinned, p)
+	return p
+}
+
+// isPinned reports whether x lies in memory from HostBuffer.
+func (b *Backend) isPinned(x []float32) bool {
+	if len(x) == 0 {
+		return false
+	}
+	lo := uintptr(unsafe.Pointer(&x[0]))
+	hi := lo + 4*uintptr(len(x))
+	for _, p := range b.pinned {
+		base := uintptr(unsafe.Pointer(&p[0]))
+		if lo >= base && hi <= base+4*uintptr(len(p)) {
+			return true
+		}
+	}
+	return false
 }
 
 // The bounds of the pinned staging memory, in floats: at least 1 MiB (an

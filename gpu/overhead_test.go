@@ -3,6 +3,7 @@ package gpu_test
 import (
 	"testing"
 
+	"github.com/vaegan-go/vaegan/backend"
 	"github.com/vaegan-go/vaegan/gpu"
 	"github.com/vaegan-go/vaegan/model"
 )
@@ -18,8 +19,9 @@ import (
 type noopDriver struct {
 	next                                gpu.DevicePtr
 	launches, gemms, uploads, downloads int
-	copies, syncs, replays, queued      int // queued: uploads from pinned memory (CopyHtoDAsync)
-	sinceDownload                       int // calls since the last copy to the host
+	copies, syncs, replays, queued      int         // queued: uploads from pinned memory (CopyHtoDAsync)
+	sinceDownload                       int         // calls since the last copy to the host
+	sources                             [2]*float32 // the memory the last two queued uploads read
 }
 
 func (d *noopDriver) calls() int {
@@ -71,9 +73,13 @@ func (d *noopDriver) Sgemm(bool, bool, int, int, int, float32, gpu.DevicePtr, in
 func (d *noopDriver) Synchronize() error { d.call(&d.syncs); return nil }
 func (d *noopDriver) Close() error       { return nil }
 
-func (d *noopDriver) AllocPinned(n int) ([]float32, error)         { return make([]float32, n), nil }
-func (d *noopDriver) FreePinned([]float32) error                   { return nil }
-func (d *noopDriver) CopyHtoDAsync(gpu.DevicePtr, []float32) error { d.call(&d.queued); return nil }
+func (d *noopDriver) AllocPinned(n int) ([]float32, error) { return make([]float32, n), nil }
+func (d *noopDriver) FreePinned([]float32) error           { return nil }
+func (d *noopDriver) CopyHtoDAsync(_ gpu.DevicePtr, src []float32) error {
+	d.sources[d.queued%2] = &src[0]
+	d.call(&d.queued)
+	return nil
+}
 
 func (d *noopDriver) BeginCapture() error            { return nil }
 func (d *noopDriver) EndCapture() (gpu.Graph, error) { return noopGraph{d}, nil }
@@ -84,16 +90,28 @@ type noopGraph struct{ d *noopDriver }
 func (g noopGraph) Replay() error  { g.d.call(&g.d.replays); return nil }
 func (g noopGraph) Destroy() error { return nil }
 
-// modes are the ways the CUDA backend runs steps over a noopDriver d:
-// replaying the recorded step (CUDA graphs), or op by op.
-func modes(d *noopDriver) []struct {
-	name string
-	d    gpu.Driver
-} {
-	return []struct {
-		name string
-		d    gpu.Driver
-	}{{"graph", d}, {"op-by-op", opByOp{d}}}
+// mode is a way the CUDA backend runs steps over a noopDriver: replaying
+// the recorded step (CUDA graphs) or op by op, with the batch in ordinary
+// memory or in pinned memory from HostBuffer (as the trainer's loader
+// decodes it).
+type mode struct {
+	name   string
+	d      gpu.Driver
+	pinned bool
+}
+
+// modes are the modes over d.
+func modes(d *noopDriver) []mode {
+	return []mode{{"graph", d, false}, {"graph-pinned-batch", d, true}, {"op-by-op", opByOp{d}, false}}
+}
+
+// trainerFor is steppedTrainer over m's driver, its batch where m has it.
+func trainerFor(tb testing.TB, m mode, arch string, batch int) (*model.Trainer, []float32) {
+	tr, x := steppedTrainer(tb, m.d, arch, batch)
+	if m.pinned {
+		x = append(tr.B.(backend.HostAllocator).HostBuffer(len(x))[:0], x...)
+	}
+	return tr, x
 }
 
 // steppedTrainer is a VAE-GAN of arch on the CUDA backend over d, with a
@@ -126,7 +144,7 @@ func BenchmarkStepHostOverhead(b *testing.B) {
 	for _, arch := range []string{"mnist", "celeba64"} {
 		for _, mode := range modes(&noopDriver{}) {
 			b.Run(arch+"/"+mode.name, func(b *testing.B) {
-				tr, x := steppedTrainer(b, mode.d, arch, 64)
+				tr, x := trainerFor(b, mode, arch, 64)
 				d := mode.d.(interface{ counts() *noopDriver }).counts()
 				*d = noopDriver{next: d.next}
 				b.ReportAllocs()
@@ -160,7 +178,7 @@ func BenchmarkStepHostOverhead(b *testing.B) {
 func TestStepLaunchesAllocateNothing(t *testing.T) {
 	for _, arch := range []string{"mnist", "celeba64"} {
 		for _, mode := range modes(&noopDriver{}) {
-			tr, x := steppedTrainer(t, mode.d, arch, 8)
+			tr, x := trainerFor(t, mode, arch, 8)
 			if n := testing.AllocsPerRun(3, func() {
 				if _, err := tr.Step(x); err != nil {
 					t.Fatal(err)
@@ -181,7 +199,7 @@ func TestStepLaunchesAllocateNothing(t *testing.T) {
 func TestStepWaitsOnlyAtItsEnd(t *testing.T) {
 	for _, arch := range []string{"mnist", "celeba64"} {
 		for _, mode := range modes(&noopDriver{}) {
-			tr, x := steppedTrainer(t, mode.d, arch, 8)
+			tr, x := trainerFor(t, mode, arch, 8)
 			d := mode.d.(interface{ counts() *noopDriver }).counts()
 			before := *d
 			if _, err := tr.Step(x); err != nil {
@@ -196,6 +214,10 @@ func TestStepWaitsOnlyAtItsEnd(t *testing.T) {
 			}
 			if q, u := d.queued-before.queued, d.uploads-before.uploads; q != 2 || u != 0 {
 				t.Errorf("%s, %s: a step queued %d uploads from pinned memory and made %d synchronous ones; want 2 and 0", arch, mode.name, q, u)
+			}
+			if fromBatch := d.sources[0] == &x[0] || d.sources[1] == &x[0]; fromBatch != mode.pinned {
+				t.Errorf("%s, %s: the batch's upload read the caller's memory: %v, want %v (a pinned batch is uploaded without a staging copy)",
+					arch, mode.name, fromBatch, mode.pinned)
 			}
 		}
 	}

@@ -325,7 +325,11 @@ func runTraining(ctx context.Context, f *trainFlags, stderr *os.File, c comm.Com
 	if total == 0 {
 		total = f.epochs * perEpoch
 	}
-	r.loader = data.NewShardLoader(r.ds, cfg.Batch, data.Shard{Rank: c.Rank(), Size: c.Size()}, cfg.Seed, f.workers, start)
+	var bufs []data.Option
+	if h, ok := b.(backend.HostAllocator); ok { // batches decoded into pinned memory, uploaded without a copy
+		bufs = append(bufs, data.WithBuffers(h.HostBuffer))
+	}
+	r.loader = data.NewShardLoader(r.ds, cfg.Batch, data.Shard{Rank: c.Rank(), Size: c.Size()}, cfg.Seed, f.workers, start, bufs...)
 	defer r.loader.Close()
 	r.device, r.tf32, r.total = b.Name(), usesTF32(b), total
 	if !lead {
