@@ -274,21 +274,19 @@ func (b *Backend) Free(t backend.Tensor) {
 func (b *Backend) Upload(t backend.Tensor, src []float32) {
 	b.outsideRecord("Upload")
 	n := t.Len()
-	s, ok := b.d.(Stager)
-	if ok && b.isPinned(src[:n]) {
-		if err := s.CopyHtoDAsync(ptr(t), src[:n]); err != nil {
-			fail("Upload", err, "CopyHtoDAsync(%d floats)", n)
+	if s, ok := b.d.(Stager); ok {
+		from, queued := src[:n], b.isPinned(src[:n])
+		if !queued && b.stage(s, n) {
+			from, queued = b.staging[b.staged:b.staged+n], true
+			copy(from, src[:n])
+			b.staged += n
 		}
-		return
-	}
-	if ok && b.stage(s, n) {
-		buf := b.staging[b.staged : b.staged+n]
-		copy(buf, src[:n])
-		b.staged += n
-		if err := s.CopyHtoDAsync(ptr(t), buf); err != nil {
-			fail("Upload", err, "CopyHtoDAsync(%d floats)", n)
+		if queued {
+			if err := s.CopyHtoDAsync(ptr(t), from); err != nil {
+				fail("Upload", err, "CopyHtoDAsync(%d floats)", n)
+			}
+			return
 		}
-		return
 	}
 	if err := b.d.CopyHtoD(ptr(t), src[:n]); err != nil {
 		fail("Upload", err, "CopyHtoD(%d floats)", n)

@@ -363,6 +363,12 @@ func (d *Driver) queue(op string, check func() error, run func()) error {
 		d.capture.ops = append(d.capture.ops, recorded{op, check, run})
 		return nil
 	}
+	return d.exec(run)
+}
+
+// exec runs a checked operation and returns the failure of its kernel, if
+// it launched one that failed (d.failed, without WithAsyncErrors).
+func (d *Driver) exec(run func()) error {
 	run()
 	err := d.failed
 	d.failed = nil

@@ -77,9 +77,7 @@ func (g *graph) Replay() error {
 		if err := r.check(); err != nil {
 			return fmt.Errorf("emu: Replay: operation %d of %d (%s): %w", i+1, len(g.ops), r.op, err)
 		}
-		r.run()
-		if err := d.failed; err != nil {
-			d.failed = nil
+		if err := d.exec(r.run); err != nil {
 			return fmt.Errorf("emu: Replay: operation %d of %d: %w", i+1, len(g.ops), err)
 		}
 	}
