@@ -151,16 +151,35 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"extra"}, `"extra"`},
 		{[]string{"-omp-wait", "spin"}, `-omp-wait "spin"`},
 	} {
-		_, err := parseFlags(tc.args, false)
+		_, err := parseFlags(tc.args, noTorch)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want one containing %s", tc.args, err, tc.want)
 		}
 	}
-	c, err := parseFlags([]string{"-arch", "all", "-model", "all", "-batch", "8"}, false)
+	c, err := parseFlags([]string{"-arch", "all", "-model", "all", "-batch", "8"}, noTorch)
 	if err != nil || c.batch != 8 || c.arch != "all" {
 		t.Errorf("valid flags: %+v, %v", c, err)
 	}
+	// -torch defaults to whether the -python interpreter imports torch.
+	onlyCUDA := func(python string) bool { return python == "/opt/cuda-torch/python" }
+	for _, tc := range []struct {
+		args  []string
+		torch bool
+	}{
+		{nil, false},
+		{[]string{"-python", "/opt/cuda-torch/python"}, true},
+		{[]string{"-python", "/opt/cuda-torch/python", "-torch=false"}, false},
+		{[]string{"-torch"}, true},
+	} {
+		c, err := parseFlags(tc.args, onlyCUDA)
+		if err != nil || c.torch != tc.torch {
+			t.Errorf("%v: torch %v (%v), want %v", tc.args, c.torch, err, tc.torch)
+		}
+	}
 }
+
+// noTorch is a stand-in for torchAvailable: no interpreter imports torch.
+func noTorch(string) bool { return false }
 
 func TestAutoSteps(t *testing.T) {
 	for _, c := range []struct {
@@ -239,12 +258,12 @@ func TestWriteResults(t *testing.T) {
 
 // TestTorchStep runs one step of each model in torch_step.py.
 func TestTorchStep(t *testing.T) {
-	if !torchAvailable() {
-		t.Skip(python + " cannot import torch")
+	if !torchAvailable(defaultPython) {
+		t.Skip(defaultPython + " cannot import torch")
 	}
 	t.Chdir("..") // torch_step.py is found from the repository root
 	for _, m := range model.ModelNames() {
-		r, err := startTorch("mnist", m, "cpu", 4, 1)
+		r, err := startTorch(defaultPython, "mnist", m, "cpu", 4, 1)
 		if err != nil {
 			t.Fatal(err)
 		}

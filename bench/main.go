@@ -24,10 +24,12 @@ type config struct {
 	ranks                     int  // -ranks: measure data-parallel scaling up to this many ranks
 	rankWorker                bool // run as one rank of a -ranks measurement (under mpirun)
 	out, ompWait, torchDevice string
+	python                    string // -python: the interpreter that runs torch_step.py
 }
 
-// parseFlags reads the command line; torchDefault is -torch's default.
-func parseFlags(args []string, torchDefault bool) (config, error) {
+// parseFlags reads the command line. Unless -torch is given, it is on when
+// hasTorch(the -python interpreter) says that interpreter imports torch.
+func parseFlags(args []string, hasTorch func(python string) bool) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&c.device, "device", "cpu", "devices to measure: cpu, cuda or all")
@@ -38,7 +40,8 @@ func parseFlags(args []string, torchDefault bool) (config, error) {
 	fs.IntVar(&c.steps, "steps", 0, "timed training steps per round, after one warm-up step; 0: as many as fit in about 10 s on the slowest side (2 to 10)")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds of steps per device, alternating with PyTorch's")
 	fs.BoolVar(&c.ops, "ops", true, "measure every op at the architecture's shapes")
-	fs.BoolVar(&c.torch, "torch", torchDefault, "time the same step in PyTorch ("+python+" with torch; default on when it imports)")
+	fs.BoolVar(&c.torch, "torch", false, "time the same step in PyTorch (default: on when -python imports torch)")
+	fs.StringVar(&c.python, "python", defaultPython, "the Python interpreter with torch (for -torch-device cuda, one whose torch has CUDA)")
 	fs.StringVar(&c.torchDevice, "torch-device", "cpu", "where PyTorch runs its step: cpu or cuda (a CUDA build of torch on the GPU the cuda backend uses)")
 	fs.StringVar(&c.out, "out", "bench/results", "folder for bench.md, bench.json and bench.png")
 	fs.StringVar(&c.ompWait, "omp-wait", "passive", "OMP_WAIT_POLICY for OpenMP in this process (OpenBLAS) and in PyTorch's: passive or active")
@@ -51,6 +54,11 @@ func parseFlags(args []string, torchDefault bool) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	torchGiven := false
+	fs.Visit(func(f *flag.Flag) { torchGiven = torchGiven || f.Name == "torch" })
+	if !torchGiven {
+		c.torch = hasTorch(c.python)
 	}
 	for _, f := range []struct {
 		name string
@@ -90,7 +98,7 @@ func (c config) archNames() []string {
 }
 
 func main() {
-	c, err := parseFlags(os.Args[1:], torchAvailable())
+	c, err := parseFlags(os.Args[1:], torchAvailable)
 	if err == flag.ErrHelp {
 		os.Exit(0)
 	}
@@ -251,7 +259,7 @@ func measureSteps(c config, devs []device, peak map[string]float64, arch, mdl st
 	var t *torchRunner
 	if c.torch {
 		var err error
-		if t, err = startTorch(arch, mdl, c.torchDevice, c.batch, c.threads); err != nil {
+		if t, err = startTorch(c.python, arch, mdl, c.torchDevice, c.batch, c.threads); err != nil {
 			return nil, nil, err
 		}
 		defer t.close()

@@ -12,15 +12,16 @@ import (
 	"strings"
 )
 
-// python is the interpreter that has Debian's python3-torch.
-const python = "/usr/bin/python3"
+// defaultPython is the interpreter that has Debian's python3-torch (a
+// CPU build); -python names another, such as one with a CUDA build.
+const defaultPython = "/usr/bin/python3"
 
 // torchScript is the PyTorch side of the comparison, relative to the
 // repository root.
 const torchScript = "bench/torch_step.py"
 
-// torchAvailable reports whether python can import torch.
-func torchAvailable() bool {
+// torchAvailable reports whether the interpreter python can import torch.
+func torchAvailable(python string) bool {
 	return exec.Command(python, "-c", "import torch").Run() == nil
 }
 
@@ -41,10 +42,10 @@ type torchRunner struct {
 	info torchInfo
 }
 
-// startTorch starts torch_step.py for one model on device ("cpu" or
-// "cuda") with threads threads (torch.set_num_threads and OMP_NUM_THREADS)
+// startTorch starts torch_step.py under python for one model on device
+// ("cpu" or "cuda") with threads threads (torch.set_num_threads and OMP_NUM_THREADS)
 // and reads its setup line.
-func startTorch(arch, mdl, device string, batch, threads int) (*torchRunner, error) {
+func startTorch(python, arch, mdl, device string, batch, threads int) (*torchRunner, error) {
 	if _, err := os.Stat(torchScript); err != nil {
 		return nil, fmt.Errorf("-torch: %w (run from the repository root)", err)
 	}

@@ -10,6 +10,11 @@
 #      (the losses' largest relative difference per column);
 #   4. the benchmark: CPU, GPU and, where torch has CUDA, PyTorch on the GPU.
 # Everything goes to one results file (default bench/results/gpu-check.md).
+# Without a usable GPU it stops after building the CUDA test binary, says so
+# in the results file and exits with status 2 (1: a check failed).
+#
+# PyTorch's side of the benchmark runs on the GPU where PYTHON (or python3, or
+# /usr/bin/python3) has a CUDA build of torch, on the CPU otherwise.
 #
 #   scripts/gpu-check.sh [results-file]
 set -uo pipefail
@@ -41,14 +46,31 @@ run() { # run a command, its output into the results file, its status counted
 }
 
 section "1. driver, conformance and model-step suites on the GPU"
-go test -tags cuda -c -o "$tmp/cuda.test" ./gpu/cuda >>"$out" 2>&1 || failed=1
+if ! go test -tags cuda -c -o "$tmp/cuda.test" ./gpu/cuda >>"$out" 2>&1; then
+	printf '```\n\n**The CUDA test binary did not build: nothing was checked.**\n' >>"$out"
+	echo "the CUDA test binary did not build: see $out" >&2
+	exit 1
+fi
+# The binary's first act is to look for a GPU (package gpu/cudaprobe).
+if ! probe=$("$tmp/cuda.test" -test.run '^$' 2>&1); then
+	printf '%s\n```\n\n**No usable GPU here: nothing was checked.** Run this script on a machine with an NVIDIA GPU and its driver.\n' "$probe" >>"$out"
+	echo "no usable GPU here, nothing was checked: see $out" >&2
+	exit 2
+fi
 (cd gpu/cuda && LIMIT=240 run "$tmp/cuda.test" -test.count=1)
 endsection
 
 section "2. compute-sanitizer (memcheck, racecheck) on the conformance suite"
 if command -v compute-sanitizer >/dev/null; then
+	sanitizer=(compute-sanitizer)
+	# Debian's toolkit keeps the sanitizer's libraries where its compute-sanitizer
+	# does not look ("Unable to find injection library").
+	debian=/usr/lib/nvidia-cuda-toolkit/compute-sanitizer
+	if [ "$(command -v compute-sanitizer)" = /usr/bin/compute-sanitizer ] && [ -d "$debian" ]; then
+		sanitizer+=(--injection-path "$debian")
+	fi
 	for tool in memcheck racecheck; do
-		(cd gpu/cuda && LIMIT=150 run compute-sanitizer --tool "$tool" --error-exitcode 1 "$tmp/cuda.test" -test.run '^TestBackend$' -test.count=1)
+		(cd gpu/cuda && LIMIT=150 run "${sanitizer[@]}" --tool "$tool" --error-exitcode 1 "$tmp/cuda.test" -test.run '^TestBackend$' -test.count=1)
 	done
 else
 	echo "compute-sanitizer not installed: skipped" >>"$out"
@@ -83,9 +105,14 @@ PY
 endsection
 
 section "4. benchmark: CPU, GPU, PyTorch"
-torchdev=cpu
-python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null && torchdev=cuda
-LIMIT=240 run go run -tags cuda ./bench -device all -arch all -torch-device "$torchdev" -out "$tmp/bench"
+torchdev=cpu python=/usr/bin/python3
+for p in ${PYTHON:-} python3 /usr/bin/python3; do
+	if "$p" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+		torchdev=cuda python=$(command -v "$p")
+		break
+	fi
+done
+LIMIT=240 run go run -tags cuda ./bench -device all -arch all -torch-device "$torchdev" -python "$python" -out "$tmp/bench"
 cat "$tmp/bench/bench.md" >>"$out" 2>/dev/null
 endsection
 
