@@ -18,8 +18,9 @@
 #
 #   scripts/gpu-check.sh [results-file]
 set -uo pipefail
+# The results file: a relative path is the caller's, made absolute before the cd.
+out=$(realpath -m "${1:-$(dirname "$0")/../bench/results/gpu-check.md}")
 cd "$(dirname "$0")/.."
-out=${1:-bench/results/gpu-check.md}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failed=0
@@ -37,9 +38,9 @@ mkdir -p "$(dirname "$out")"
 
 section() { printf '\n## %s\n\n```\n' "$1" >>"$out"; }
 endsection() { printf '```\n' >>"$out"; }
-run() { # run a command, its output into the results file, its status counted
+run() { # run a command in $DIR (default: the repository root), its output into the results file, its status counted
 	echo "\$ $*" >>"$out"
-	timeout "${LIMIT:-300}" "$@" >>"$out" 2>&1
+	(cd "${DIR:-.}" && timeout "${LIMIT:-300}" "$@") >>"$out" 2>&1
 	local rc=$?
 	echo "(exit status $rc)" >>"$out"
 	[ $rc = 0 ] || failed=1
@@ -57,7 +58,7 @@ if ! probe=$("$tmp/cuda.test" -test.run '^$' 2>&1); then
 	echo "no usable GPU here, nothing was checked: see $out" >&2
 	exit 2
 fi
-(cd gpu/cuda && LIMIT=240 run "$tmp/cuda.test" -test.count=1)
+DIR=gpu/cuda LIMIT=240 run "$tmp/cuda.test" -test.count=1
 endsection
 
 section "2. compute-sanitizer (memcheck, racecheck) on the conformance suite"
@@ -70,7 +71,7 @@ if command -v compute-sanitizer >/dev/null; then
 		sanitizer+=(--injection-path "$debian")
 	fi
 	for tool in memcheck racecheck; do
-		(cd gpu/cuda && LIMIT=150 run "${sanitizer[@]}" --tool "$tool" --error-exitcode 1 "$tmp/cuda.test" -test.run '^TestBackend$' -test.count=1)
+		DIR=gpu/cuda LIMIT=150 run "${sanitizer[@]}" --tool "$tool" --error-exitcode 1 "$tmp/cuda.test" -test.run '^TestBackend$' -test.count=1
 	done
 else
 	echo "compute-sanitizer not installed: skipped" >>"$out"
@@ -89,7 +90,7 @@ import csv, sys
 cpu = list(csv.DictReader(open(sys.argv[1])))
 gpu = list(csv.DictReader(open(sys.argv[2])))
 gpu_op = list(csv.DictReader(open(sys.argv[3])))
-assert len(cpu) == len(gpu), "different numbers of logged steps"
+assert len(cpu) == len(gpu) == len(gpu_op), "different numbers of logged steps (a run stopped early?)"
 print("largest relative difference of each loss over the logged steps (cuda against cpu):")
 for col in cpu[0]:
     if col in ("step", "epoch", "images_per_sec"):
@@ -113,7 +114,6 @@ for p in ${PYTHON:-} python3 /usr/bin/python3; do
 	fi
 done
 LIMIT=240 run go run -tags cuda ./bench -device all -arch all -torch-device "$torchdev" -python "$python" -out "$tmp/bench"
-cat "$tmp/bench/bench.md" >>"$out" 2>/dev/null
 endsection
 
 echo >>"$out"
