@@ -3,26 +3,68 @@
 package cuda
 
 /*
-#cgo LDFLAGS: -lcublas -lcuda
+#cgo LDFLAGS: -ldl -lcuda
+#include <dlfcn.h>
 #include <cuda.h>
 #include <cublas_v2.h>
 
-// cuBLAS is called through these wrappers (inside do, where the CUDA context
-// is current); gorgonia.org/cu/blas hides its handle, which TF32 math needs,
-// and keeps errors to skip later calls.
-static int blas_create(cublasHandle_t* h) { return (int)cublasCreate(h); }
-static int blas_destroy(cublasHandle_t h) { return (int)cublasDestroy(h); }
-static int blas_tf32(cublasHandle_t h) { return (int)cublasSetMathMode(h, CUBLAS_TF32_TENSOR_OP_MATH); }
+// cuBLAS is loaded at run time, the newest version the machine has of those
+// in blas_names, so that one binary runs with CUDA 11.8's cuBLAS or a newer
+// one: the _v2 calls used here are the same in each. gorgonia.org/cu/blas
+// is not used: it hides its handle, which TF32 math needs, and keeps errors
+// to skip later calls. The wrappers run inside do, where the CUDA context is
+// current.
+static const char* blas_names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11"};
+enum { blas_versions = sizeof blas_names / sizeof blas_names[0] };
+static cublasStatus_t (*p_create)(cublasHandle_t*);
+static cublasStatus_t (*p_destroy)(cublasHandle_t);
+static cublasStatus_t (*p_set_math_mode)(cublasHandle_t, cublasMath_t);
+static cublasStatus_t (*p_sgemm)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                                 const float*, const float*, int, const float*, int, const float*, float*, int);
+static const char* (*p_status_string)(cublasStatus_t);
+static cublasStatus_t (*p_set_stream)(cublasHandle_t, cudaStream_t);
+static cublasStatus_t (*p_set_workspace)(cublasHandle_t, void*, size_t);
+
+// blas_load opens the first of blas_names that loads (its index in *which,
+// else the last one's) and finds every call above; it returns NULL or what
+// went wrong: the last dlopen's error or the missing call.
+static const char* blas_load(int* which) {
+	void* h = NULL;
+	const char* err = NULL;
+	for (int i = 0; i < blas_versions && h == NULL; i++) {
+		if ((h = dlopen(blas_names[i], RTLD_NOW | RTLD_LOCAL)) == NULL) {
+			err = dlerror();
+		}
+		*which = i;
+	}
+	if (h == NULL) {
+		return err;
+	}
+#define SYM(p, name) if ((*(void**)&p = dlsym(h, name)) == NULL) { return "it lacks " name; }
+	SYM(p_create, "cublasCreate_v2")
+	SYM(p_destroy, "cublasDestroy_v2")
+	SYM(p_set_math_mode, "cublasSetMathMode")
+	SYM(p_sgemm, "cublasSgemm_v2")
+	SYM(p_status_string, "cublasGetStatusString")
+	SYM(p_set_stream, "cublasSetStream_v2")
+	SYM(p_set_workspace, "cublasSetWorkspace_v2")
+#undef SYM
+	return NULL;
+}
+static const char* blas_name(int i) { return blas_names[i]; }
+static int blas_create(cublasHandle_t* h) { return (int)p_create(h); }
+static int blas_destroy(cublasHandle_t h) { return (int)p_destroy(h); }
+static int blas_tf32(cublasHandle_t h) { return (int)p_set_math_mode(h, CUBLAS_TF32_TENSOR_OP_MATH); }
 static int blas_sgemm(cublasHandle_t h, int ta, int tb, int m, int n, int k, float alpha,
                       unsigned long long a, int lda, unsigned long long b, int ldb, float beta,
                       unsigned long long c, int ldc) {
-	return (int)cublasSgemm(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k,
-	                        &alpha, (const float*)a, lda, (const float*)b, ldb, &beta, (float*)c, ldc);
+	return (int)p_sgemm(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k,
+	                    &alpha, (const float*)a, lda, (const float*)b, ldb, &beta, (float*)c, ldc);
 }
-static const char* blas_status(int st) { return cublasGetStatusString((cublasStatus_t)st); }
-static int blas_set_stream(cublasHandle_t h, void* s) { return (int)cublasSetStream(h, (cudaStream_t)s); }
+static const char* blas_status(int st) { return p_status_string((cublasStatus_t)st); }
+static int blas_set_stream(cublasHandle_t h, void* s) { return (int)p_set_stream(h, (cudaStream_t)s); }
 static int blas_set_workspace(cublasHandle_t h, unsigned long long p, size_t n) {
-	return (int)cublasSetWorkspace(h, (void*)p, n);
+	return (int)p_set_workspace(h, (void*)p, n);
 }
 
 // Graphs: the driver's stream is captured in relaxed mode (the driver's
@@ -57,6 +99,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -90,6 +133,7 @@ type Driver struct {
 	modules []cu.Module
 	funcs   map[string]function
 	blas    C.cublasHandle_t
+	blasLib string           // the cuBLAS library loaded, e.g. "libcublas.so.12"
 	blasWS  cu.DevicePtr     // cuBLAS's workspace, blasWorkspace bytes
 	stream  cu.Stream        // every launch, product and copy within the device; captured into graphs
 	tf32    bool             // TF32 math on: asked for, and the GPU has it
@@ -210,9 +254,32 @@ func (d *Driver) open() (err error) {
 // cuBLAS asks for on Hopper (and more than it uses on older GPUs).
 const blasWorkspace = 32 << 20
 
-// newBLAS creates the cuBLAS handle, with TF32 math if asked for and the
-// GPU has it.
+// loadBLAS loads cuBLAS once per process: the name of the library loaded,
+// or why none could be.
+var loadBLAS = sync.OnceValues(func() (string, error) {
+	var which C.int
+	if msg := C.blas_load(&which); msg != nil {
+		names := make([]string, C.blas_versions)
+		for i := range names {
+			names[i] = C.GoString(C.blas_name(C.int(i)))
+		}
+		why, last := C.GoString(msg), names[which]
+		if !strings.HasPrefix(why, last) { // a missing call; dlopen's errors name the file
+			why = last + ": " + why
+		}
+		return "", fmt.Errorf("cuda: loading cuBLAS (tried %s): %s; install CUDA's cuBLAS (11 or newer) or add its folder to LD_LIBRARY_PATH",
+			strings.Join(names, ", "), why)
+	}
+	return C.GoString(C.blas_name(which)), nil
+})
+
+// newBLAS loads cuBLAS and creates its handle, with TF32 math if asked for
+// and the GPU has it.
 func (d *Driver) newBLAS() error {
+	var err error
+	if d.blasLib, err = loadBLAS(); err != nil {
+		return err
+	}
 	if err := blasError("cublasCreate", C.blas_create(&d.blas)); err != nil {
 		return fmt.Errorf("cuda: creating the cuBLAS handle: %w", err)
 	}
@@ -221,7 +288,6 @@ func (d *Driver) newBLAS() error {
 	}
 	// A workspace of our own (after cublasSetStream, which resets it): cuBLAS
 	// before 12.2 would otherwise allocate one for every graph captured.
-	var err error
 	if d.blasWS, err = cu.MemAlloc(blasWorkspace); err != nil {
 		return fmt.Errorf("cuda: allocating cuBLAS's workspace of %d bytes: %w", blasWorkspace, err)
 	}
@@ -243,6 +309,10 @@ func blasError(call string, st C.int) error {
 	}
 	return fmt.Errorf("%s: %s (status %d)", call, C.GoString(C.blas_status(st)), int(st))
 }
+
+// BLAS is the cuBLAS library in use, e.g. "libcublas.so.12": the newest
+// of 13, 12 and 11 that the machine has.
+func (d *Driver) BLAS() string { return d.blasLib }
 
 // Name is the device's name, e.g. "NVIDIA H100 80GB HBM3".
 func (d *Driver) Name() string { return d.name }

@@ -29,7 +29,7 @@ func newDriver(t testing.TB, opts cuda.Options) *cuda.Driver {
 
 func TestDriver(t *testing.T) {
 	d := newDriver(t, cuda.Options{Debug: true})
-	t.Logf("device: %s", d.Name())
+	t.Logf("device: %s, cuBLAS %s", d.Name(), d.BLAS())
 	drivertest.Run(t, d)
 }
 
