@@ -157,7 +157,9 @@ func (e *encoderPass) backward(b backend.Backend, n *Nets, x backend.Tensor) {
 // NewTrainer allocates everything a run of cfg needs on b and initialises the
 // parameters by cfg.Init (the architecture's default when empty) with
 // cfg.Seed. An allocation that fails (out of device memory) is returned as
-// an error.
+// an error. The trainer's memory, and the CUDA graph its steps record, live
+// as long as b's: on a GPU, closing b's driver frees them (one driver per
+// trainer, for several trainers one after another in a process).
 func NewTrainer(b backend.Backend, cfg Config) (*Trainer, error) {
 	return NewDistributedTrainer(b, cfg, comm.Single{})
 }
