@@ -12,6 +12,8 @@
 #   4. the benchmark: the GPU (graph and op by op), the CPU where Go builds
 #      here, and PyTorch, on the GPU where torch has CUDA.
 # Everything goes to one results file (default bench/results/gpu-check.md).
+# Each command has a time limit (LIMIT); together they come to 560 s, so one
+# run fits in a 10-minute slot of a lent machine.
 # Without a usable GPU it stops after building the CUDA test binary, says so
 # in the results file and exits with status 2 (1: a check failed).
 #
@@ -105,7 +107,7 @@ if command -v compute-sanitizer >/dev/null; then
 		sanitizer+=(--injection-path "$debian")
 	fi
 	for tool in memcheck racecheck; do
-		DIR=gpu/cuda LIMIT=90 run "${sanitizer[@]}" --tool "$tool" --error-exitcode 1 "$tmp/cuda.test" -test.run '^TestBackend$' -test.count=1
+		DIR=gpu/cuda LIMIT=75 run "${sanitizer[@]}" --tool "$tool" --error-exitcode 1 "$tmp/cuda.test" -test.run '^TestBackend$' -test.count=1
 	done
 else
 	echo "compute-sanitizer not installed: skipped" >>"$out"
@@ -113,7 +115,7 @@ fi
 endsection
 
 section "3. 200 training steps: CPU, GPU (CUDA graph), GPU (op by op)"
-DIR=gpu/cuda LIMIT=150 run "$tmp/cuda.test" -test.count=1 -test.run '^TestTrainingRunMatchesCPU$' -test.v
+DIR=gpu/cuda LIMIT=120 run "$tmp/cuda.test" -test.count=1 -test.run '^TestTrainingRunMatchesCPU$' -test.v
 endsection
 
 section "4. benchmark: GPU, CPU, PyTorch"
@@ -124,7 +126,7 @@ for p in ${PYTHON:-} python3 /usr/bin/python3; do
 		break
 	fi
 done
-LIMIT=180 run "${bench[@]}" -arch all -torch-device "$torchdev" -python "$python" -out "$tmp/bench"
+LIMIT=150 run "${bench[@]}" -arch all -torch-device "$torchdev" -python "$python" -out "$tmp/bench"
 endsection
 
 echo >>"$out"
