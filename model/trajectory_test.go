@@ -65,19 +65,6 @@ const (
 	trajStatTol   = 1e-1
 )
 
-// trajLosses names the losses a trajectory fixture records per step.
-var trajLosses = []struct {
-	name string
-	get  func(model.Result) float64
-}{
-	{"kl", func(r model.Result) float64 { return r.KL }},
-	{"like", func(r model.Result) float64 { return r.Like }},
-	{"dis", func(r model.Result) float64 { return r.Dis }},
-	{"adv", func(r model.Result) float64 { return r.Adv }},
-	{"dis_real", func(r model.Result) float64 { return r.DisReal }},
-	{"dis_fake", func(r model.Result) float64 { return r.DisFake }},
-}
-
 // trajFixture is a trajectory fixture's settings and per-step records.
 type trajFixture struct {
 	f                     *checkpoint.File
@@ -115,8 +102,8 @@ func readTrajectory(t *testing.T, modelName string) *trajFixture {
 		return v
 	}
 	fx.x = get("x", fx.batches*fx.batch, 1, 28, 28)
-	for _, l := range trajLosses {
-		fx.want[l.name] = get("step."+l.name, fx.steps)
+	for _, l := range steptest.Losses {
+		fx.want[l.Name] = get("step."+l.Name, fx.steps)
 	}
 	if fx.updateDis, err = f.Int64("step.update_dis", fx.steps); err != nil {
 		t.Fatal(err)
@@ -157,8 +144,8 @@ func TestTrajectoryMatchesPyTorch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, l := range trajLosses {
-			got, want := l.get(r), float64(fx.want[l.name][k])
+		for _, l := range steptest.Losses {
+			got, want := l.Of(r), float64(fx.want[l.Name][k])
 			e := math.Abs(got-want) / math.Abs(want)
 			maxErr[k] = math.Max(maxErr[k], e)
 			tier := 0
@@ -166,13 +153,13 @@ func TestTrajectoryMatchesPyTorch(t *testing.T) {
 				tier++
 			}
 			tol := trajTiers[tier].rel * math.Abs(want)
-			if l.name == "kl" {
+			if l.Name == "kl" {
 				tol += trajTiers[tier].klAbs
 			}
-			if math.Abs(got-want) > tol && !failed[l.name] {
-				failed[l.name] = true
+			if math.Abs(got-want) > tol && !failed[l.Name] {
+				failed[l.Name] = true
 				t.Errorf("step %d: %s = %.7g, PyTorch %.7g (relative error %.2g; the first step out of tolerance)",
-					k+1, l.name, got, want, e)
+					k+1, l.Name, got, want, e)
 			}
 		}
 		real, fake := float64(fx.want["dis_real"][k]), float64(fx.want["dis_fake"][k])

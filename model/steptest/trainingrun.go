@@ -46,10 +46,11 @@ func TrainDefault(b backend.Backend, images string, steps int) ([]model.Result, 
 	return rs, nil
 }
 
-// runLosses are the losses CheckRunsClose compares, by name.
-var runLosses = []struct {
-	name string
-	of   func(model.Result) float64
+// Losses are the losses of a step's Result by the names the trainer's
+// loss log and the PyTorch fixtures give them.
+var Losses = []struct {
+	Name string
+	Of   func(model.Result) float64
 }{
 	{"kl", func(r model.Result) float64 { return r.KL }},
 	{"like", func(r model.Result) float64 { return r.Like }},
@@ -87,21 +88,21 @@ func CheckRunsClose(t *testing.T, got, want []model.Result) {
 		return s / float64(len(rs))
 	}
 	t.Logf("%-9s %-28s %s", "loss", fmt.Sprintf("steps 1-%d: worst |Δ|/|cpu|", runEarly), fmt.Sprintf("mean of the last %d steps: gpu, cpu", runLate))
-	for _, l := range runLosses {
+	for _, l := range Losses {
 		worst, at := 0.0, 0
 		for i := range runEarly {
-			g, w := l.of(got[i]), l.of(want[i])
+			g, w := l.Of(got[i]), l.Of(want[i])
 			if d := math.Abs(g - w); !(d <= runEarlyTol*math.Abs(w)+runEarlyAtol) {
-				t.Errorf("%s at step %d: %.6g on the GPU, %.6g on the CPU", l.name, i+1, g, w)
+				t.Errorf("%s at step %d: %.6g on the GPU, %.6g on the CPU", l.Name, i+1, g, w)
 			}
 			if d := math.Abs(g-w) / math.Max(math.Abs(w), 1e-6); d >= worst {
 				worst, at = d, i+1
 			}
 		}
-		g, w := mean(got[len(got)-runLate:], l.of), mean(want[len(want)-runLate:], l.of)
+		g, w := mean(got[len(got)-runLate:], l.Of), mean(want[len(want)-runLate:], l.Of)
 		if !(math.Abs(g-w) <= runLateTol*math.Abs(w)+runLateAtol) {
-			t.Errorf("%s: mean of the last %d steps %.6g on the GPU, %.6g on the CPU", l.name, runLate, g, w)
+			t.Errorf("%s: mean of the last %d steps %.6g on the GPU, %.6g on the CPU", l.Name, runLate, g, w)
 		}
-		t.Logf("%-9s %-28s %.4g, %.4g", l.name, fmt.Sprintf("%.3g (step %d)", worst, at), g, w)
+		t.Logf("%-9s %-28s %.4g, %.4g", l.Name, fmt.Sprintf("%.3g (step %d)", worst, at), g, w)
 	}
 }
