@@ -5,17 +5,16 @@ package cuda
 /*
 #cgo LDFLAGS: -ldl -lcuda
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <cuda.h>
 #include <cublas_v2.h>
 
 // cuBLAS is loaded at run time, the newest version the machine has of those
-// in blas_names, so that one binary runs with CUDA 11.8's cuBLAS or a newer
+// in blasFiles, so that one binary runs with CUDA 11.8's cuBLAS or a newer
 // one: the _v2 calls used here are the same in each. gorgonia.org/cu/blas
 // is not used: it hides its handle, which TF32 math needs, and keeps errors
 // to skip later calls. The wrappers run inside do, where the CUDA context is
 // current.
-static const char* blas_names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11"};
-enum { blas_versions = sizeof blas_names / sizeof blas_names[0] };
 static cublasStatus_t (*p_create)(cublasHandle_t*);
 static cublasStatus_t (*p_destroy)(cublasHandle_t);
 static cublasStatus_t (*p_set_math_mode)(cublasHandle_t, cublasMath_t);
@@ -25,20 +24,13 @@ static const char* (*p_status_string)(cublasStatus_t);
 static cublasStatus_t (*p_set_stream)(cublasHandle_t, cudaStream_t);
 static cublasStatus_t (*p_set_workspace)(cublasHandle_t, void*, size_t);
 
-// blas_load opens the first of blas_names that loads (its index in *which,
-// else the last one's) and finds every call above; it returns NULL or what
-// went wrong: the last dlopen's error or the missing call.
-static const char* blas_load(int* which) {
-	void* h = NULL;
-	const char* err = NULL;
-	for (int i = 0; i < blas_versions && h == NULL; i++) {
-		if ((h = dlopen(blas_names[i], RTLD_NOW | RTLD_LOCAL)) == NULL) {
-			err = dlerror();
-		}
-		*which = i;
-	}
+// blas_load opens file and finds every call above; it returns NULL, or
+// dlopen's error (*opened 0) or the call the library lacks (*opened 1).
+static const char* blas_load(const char* file, int* opened) {
+	void* h = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+	*opened = h != NULL;
 	if (h == NULL) {
-		return err;
+		return dlerror();
 	}
 #define SYM(p, name) if ((*(void**)&p = dlsym(h, name)) == NULL) { return "it lacks " name; }
 	SYM(p_create, "cublasCreate_v2")
@@ -51,7 +43,6 @@ static const char* blas_load(int* which) {
 #undef SYM
 	return NULL;
 }
-static const char* blas_name(int i) { return blas_names[i]; }
 static int blas_create(cublasHandle_t* h) { return (int)p_create(h); }
 static int blas_destroy(cublasHandle_t h) { return (int)p_destroy(h); }
 static int blas_tf32(cublasHandle_t h) { return (int)p_set_math_mode(h, CUBLAS_TF32_TENSOR_OP_MATH); }
@@ -254,23 +245,29 @@ func (d *Driver) open() (err error) {
 // cuBLAS asks for on Hopper (and more than it uses on older GPUs).
 const blasWorkspace = 32 << 20
 
-// loadBLAS loads cuBLAS once per process: the name of the library loaded,
-// or why none could be.
+// blasFiles are the cuBLAS libraries loadBLAS tries, newest first.
+var blasFiles = []string{"libcublas.so.13", "libcublas.so.12", "libcublas.so.11"}
+
+// loadBLAS loads cuBLAS once per process: the first of blasFiles that opens
+// (it must have every call used), or why none could be.
 var loadBLAS = sync.OnceValues(func() (string, error) {
-	var which C.int
-	if msg := C.blas_load(&which); msg != nil {
-		names := make([]string, C.blas_versions)
-		for i := range names {
-			names[i] = C.GoString(C.blas_name(C.int(i)))
+	var why string
+	for _, file := range blasFiles {
+		cfile := C.CString(file)
+		var opened C.int
+		msg := C.blas_load(cfile, &opened)
+		C.free(unsafe.Pointer(cfile))
+		if msg == nil {
+			return file, nil
 		}
-		why, last := C.GoString(msg), names[which]
-		if !strings.HasPrefix(why, last) { // a missing call; dlopen's errors name the file
-			why = last + ": " + why
+		why = C.GoString(msg) // dlopen's errors name the file
+		if opened != 0 {
+			why = file + ": " + why
+			break
 		}
-		return "", fmt.Errorf("cuda: loading cuBLAS (tried %s): %s; install CUDA's cuBLAS (11 or newer) or add its folder to LD_LIBRARY_PATH",
-			strings.Join(names, ", "), why)
 	}
-	return C.GoString(C.blas_name(which)), nil
+	return "", fmt.Errorf("cuda: loading cuBLAS (tried %s): %s; install CUDA's cuBLAS (11 or newer) or add its folder to LD_LIBRARY_PATH",
+		strings.Join(blasFiles, ", "), why)
 })
 
 // newBLAS loads cuBLAS and creates its handle, with TF32 math if asked for
